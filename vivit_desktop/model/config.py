@@ -1,0 +1,261 @@
+"""Architecture config and model card: frozen dataclasses that travel with the weights.
+
+`ViViTConfig` is everything needed to build the network. `ModelCard` adds what the engine
+needs to feed it (frames, stride, input size, value range, mean/std), the labels, and where
+the weights came from. The card is saved as JSON beside the weights and parsed strictly:
+unknown keys and wrong types are errors, nothing is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+# The four ViViT variants (Arnab et al., ICCV 2021, Section 3.3).
+SPATIO_TEMPORAL = "spatio_temporal"  # Model 1
+FACTORISED_ENCODER = "factorised_encoder"  # Model 2
+FACTORISED_SELF_ATTENTION = "factorised_self_attention"  # Model 3
+FACTORISED_DOT_PRODUCT = "factorised_dot_product"  # Model 4
+VARIANTS = (SPATIO_TEMPORAL, FACTORISED_ENCODER, FACTORISED_SELF_ATTENTION, FACTORISED_DOT_PRODUCT)
+VARIANT_TITLES = {
+    SPATIO_TEMPORAL: "Model 1: spatio-temporal attention",
+    FACTORISED_ENCODER: "Model 2: factorised encoder",
+    FACTORISED_SELF_ATTENTION: "Model 3: factorised self-attention",
+    FACTORISED_DOT_PRODUCT: "Model 4: factorised dot-product attention",
+}
+ACTIVATIONS = ("gelu", "gelu_tanh")
+ATTENTION_ORDERS = ("time_space", "space_time")
+
+CARD_FORMAT = "vivit-desktop/model-card"
+CARD_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A config or model card that cannot describe a valid model."""
+
+
+@dataclass(frozen=True)
+class ViViTConfig:
+    """The architecture. Defaults are ViViT-B/16x2 on 32 frames of 224x224, Kinetics-400."""
+
+    variant: str = SPATIO_TEMPORAL
+    hidden_size: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_dim: int = 3072
+    temporal_depth: int = 4  # Model 2's temporal encoder (Lt); ignored by the others
+    patch_size: int = 16
+    tubelet_size: int = 2  # t of the t x p x p tubelet; 1 = uniform frame sampling
+    num_frames: int = 32
+    image_size: int = 224
+    in_channels: int = 3
+    num_classes: int = 400
+    qkv_bias: bool = True
+    # scenic uses flax's nn.gelu, whose default is the tanh approximation.
+    activation: str = "gelu_tanh"
+    layer_norm_eps: float = 1e-6
+    attention_order: str = "time_space"  # Model 3 only
+    dropout: float = 0.0
+    attention_dropout: float = 0.0
+    drop_path: float = 0.0  # stochastic depth, linearly increasing over depth
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"unknown variant {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+        positive = ("hidden_size", "depth", "num_heads", "mlp_dim", "patch_size", "tubelet_size",
+                    "num_frames", "image_size", "in_channels", "num_classes")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.variant == FACTORISED_ENCODER and (not isinstance(self.temporal_depth, int) or self.temporal_depth < 1):
+            raise ConfigError(f"temporal_depth must be a positive integer, got {self.temporal_depth!r}")
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if self.variant == FACTORISED_DOT_PRODUCT and self.num_heads % 2:
+            raise ConfigError("Model 4 splits its heads between time and space: num_heads must be even, "
+                              f"got {self.num_heads}")
+        if self.num_frames % self.tubelet_size:
+            raise ConfigError(f"num_frames {self.num_frames} is not a multiple of tubelet_size {self.tubelet_size}")
+        if self.image_size % self.patch_size:
+            raise ConfigError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.attention_order not in ATTENTION_ORDERS:
+            raise ConfigError(f"attention_order must be one of {ATTENTION_ORDERS}, got {self.attention_order!r}")
+        for name in ("dropout", "attention_dropout", "drop_path"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+
+    @property
+    def temporal_tokens(self) -> int:
+        """nt: tubelets along time."""
+        return self.num_frames // self.tubelet_size
+
+    @property
+    def grid_size(self) -> int:
+        """nh = nw: patches along each image side."""
+        return self.image_size // self.patch_size
+
+    @property
+    def spatial_tokens(self) -> int:
+        return self.grid_size**2
+
+    @property
+    def uses_cls_token(self) -> bool:
+        return self.variant in (SPATIO_TEMPORAL, FACTORISED_ENCODER)
+
+
+def _default_mean() -> tuple[float, float, float]:
+    return (0.485, 0.456, 0.406)
+
+
+def _default_std() -> tuple[float, float, float]:
+    return (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What travels with a checkpoint: architecture, preprocessing, labels, provenance, figures.
+
+    Preprocessing of a uint8 RGB frame: resize so the shorter side is `resize_shorter`, centre-crop
+    `arch.image_size`, then `value = pixel * value_scale + value_offset` (this sets the value
+    range, e.g. [0, 1] or [-1, 1]) and `(value - mean) / std` per channel.
+    """
+
+    arch: ViViTConfig
+    name: str = ""
+    labels: tuple[str, ...] = ()
+    frame_stride: int = 2  # sample one frame every `frame_stride` source frames
+    fps: float | None = None  # frame rate the clips were sampled at in training, if known
+    resize_shorter: int | None = None  # None: same as the crop (arch.image_size)
+    value_scale: float = 1 / 255
+    value_offset: float = 0.0
+    mean: tuple[float, ...] = field(default_factory=_default_mean)
+    std: tuple[float, ...] = field(default_factory=_default_std)
+    description: str = ""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.arch, ViViTConfig):
+            raise ConfigError("arch must be a ViViTConfig")
+        labels = tuple(self.labels) or tuple(f"class_{i}" for i in range(self.arch.num_classes))
+        object.__setattr__(self, "labels", labels)
+        if not all(isinstance(label, str) for label in labels):
+            raise ConfigError("labels must be strings")
+        if len(labels) != self.arch.num_classes:
+            raise ConfigError(f"the card has {len(labels)} labels but the model has {self.arch.num_classes} classes")
+        if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
+            raise ConfigError(f"frame_stride must be a positive integer, got {self.frame_stride!r}")
+        if self.fps is not None and not (isinstance(self.fps, (int, float)) and self.fps > 0):
+            raise ConfigError(f"fps must be positive, got {self.fps!r}")
+        if self.resize_shorter is not None and (not isinstance(self.resize_shorter, int)
+                                                or self.resize_shorter < self.arch.image_size):
+            raise ConfigError(f"resize_shorter must be an integer >= image_size {self.arch.image_size}, "
+                              f"got {self.resize_shorter!r}")
+        for name in ("mean", "std"):
+            values = tuple(float(v) for v in getattr(self, name))
+            if len(values) != self.arch.in_channels:
+                raise ConfigError(f"{name} needs {self.arch.in_channels} values, got {len(values)}")
+            object.__setattr__(self, name, values)
+        if any(s <= 0 or not math.isfinite(s) for s in self.std):
+            raise ConfigError(f"std must be positive, got {self.std}")
+        for name in ("provenance", "evaluation"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ConfigError(f"{name} must be a mapping")
+
+    @property
+    def variant(self) -> str:
+        return self.arch.variant
+
+    @property
+    def num_frames(self) -> int:
+        return self.arch.num_frames
+
+    @property
+    def image_size(self) -> int:
+        return self.arch.image_size
+
+    def value_range(self) -> tuple[float, float]:
+        """The range of `pixel * value_scale + value_offset` for pixels 0..255."""
+        return (self.value_offset, 255 * self.value_scale + self.value_offset)
+
+    def replace(self, **changes: Any) -> "ModelCard":
+        return dataclasses.replace(self, **changes)
+
+    # -- JSON ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["labels"] = list(self.labels)
+        data["mean"], data["std"] = list(self.mean), list(self.std)
+        data["provenance"], data["evaluation"] = dict(self.provenance), dict(self.evaluation)
+        return {"format": CARD_FORMAT, "version": CARD_VERSION, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelCard":
+        if not isinstance(data, Mapping):
+            raise ConfigError("a model card must be a JSON object")
+        data = dict(data)
+        fmt, version = data.pop("format", None), data.pop("version", None)
+        if fmt != CARD_FORMAT:
+            raise ConfigError(f"not a ViViT Desktop model card (format {fmt!r}, expected {CARD_FORMAT!r})")
+        if version != CARD_VERSION:
+            raise ConfigError(f"model card version {version!r} is not supported (this program reads {CARD_VERSION})")
+        arch = data.pop("arch", None)
+        if not isinstance(arch, Mapping):
+            raise ConfigError("the model card has no 'arch' object")
+        arch_config = _build_strict(ViViTConfig, arch, "arch")
+        card_data = _checked_fields(cls, data, "card", skip={"arch"})
+        for name in ("labels", "mean", "std"):
+            if name in card_data:
+                if not isinstance(card_data[name], list):
+                    raise ConfigError(f"card field {name!r} must be a list")
+                card_data[name] = tuple(card_data[name])
+        return cls(arch=arch_config, **card_data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelCard":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"the model card is not valid JSON: {e}") from e
+        return cls.from_dict(data)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ModelCard":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+_JSON_TYPES = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}
+
+
+def _checked_fields(cls: type, data: Mapping[str, Any], what: str, skip: set[str] = frozenset()) -> dict[str, Any]:
+    """Keep only known fields and check scalar types, so a card never smuggles in surprises."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {what} field(s): {', '.join(unknown)}")
+    hints = {"int": int, "float": float, "bool": bool, "str": str}
+    checked = {}
+    for name, value in data.items():
+        annotation = str(fields[name].type)
+        expected = hints.get(annotation)
+        if expected is not None:
+            ok = isinstance(value, _JSON_TYPES[expected]) and not (expected is not bool and isinstance(value, bool))
+            if not ok:
+                raise ConfigError(f"{what} field {name!r} must be {annotation}, got {value!r}")
+            value = float(value) if expected is float else value
+        checked[name] = value
+    return checked
+
+
+def _build_strict(cls: type, data: Mapping[str, Any], what: str):
+    return cls(**_checked_fields(cls, data, what))

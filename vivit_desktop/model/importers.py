@@ -1,0 +1,357 @@
+"""Foreign weights in, through pure dict -> dict functions (timm's `checkpoint_filter_fn` idea).
+
+- `convert_hf_vivit(state_dict, hf_config)`: Hugging Face `VivitForVideoClassification`
+  (Model 1) -> native state dict and config. Both key spellings are read: the classic one that
+  `save_pretrained` writes (`vivit.encoder.layer.N.attention.attention.query`) and the one
+  transformers 5 uses in memory (`vivit.layers.N.attention.q_proj`).
+- `image_vit_to_vivit(state_dict, config, tubelet_init)`: a 2D image ViT (timm or Hugging Face
+  naming) -> the initial weights of any variant, as the paper initialises from ImageNet ViTs.
+- `import_hf_vivit(directory)`: reads a Hugging Face checkpoint directory (config.json,
+  preprocessor_config.json if present, model.safetensors or pytorch_model.bin) into a model with
+  its card. JSON only: nothing is evaluated or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .checkpoint import CheckpointError, check_state_dict, read_state_dict
+from .config import (
+    FACTORISED_DOT_PRODUCT,
+    FACTORISED_ENCODER,
+    FACTORISED_SELF_ATTENTION,
+    SPATIO_TEMPORAL,
+    ModelCard,
+    ViViTConfig,
+)
+
+# Hugging Face transformer-layer parameter names -> timm's, for both spellings.
+_HF_LAYER_NAMES = {
+    "attention.attention.query": "attn.q",
+    "attention.attention.key": "attn.k",
+    "attention.attention.value": "attn.v",
+    "attention.output.dense": "attn.proj",
+    "intermediate.dense": "mlp.fc1",
+    "output.dense": "mlp.fc2",
+    "attention.q_proj": "attn.q",
+    "attention.k_proj": "attn.k",
+    "attention.v_proj": "attn.v",
+    "attention.o_proj": "attn.proj",
+    "mlp.fc1": "mlp.fc1",
+    "mlp.fc2": "mlp.fc2",
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+}
+_HF_LAYER = re.compile(r"^(?:encoder\.layer|layers)\.(\d+)\.(.+)\.(weight|bias)$")
+_HF_TOP = {
+    "embeddings.cls_token": "cls_token",
+    "embeddings.position_embeddings": "pos_embed",
+    "embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+    "embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+    "layernorm.weight": "norm.weight",
+    "layernorm.bias": "norm.bias",
+}
+# Parameters of heads that a classification checkpoint may carry but ViViT does not use.
+_HF_IGNORED = re.compile(r"^(pooler\.|embeddings\.mask_token$)")
+
+
+class ForeignWeightsError(ValueError):
+    """Foreign weights that cannot be converted to a ViViT."""
+
+
+def hf_to_timm(state_dict: Mapping[str, Tensor], prefix: str) -> tuple[dict[str, Tensor], list[str]]:
+    """Hugging Face ViT/ViViT names (under `prefix`, e.g. 'vivit.') -> timm names with a fused
+    qkv. Returns (converted, unrecognised keys). Keys outside the prefix pass through."""
+    out: dict[str, Tensor] = {}
+    unknown: list[str] = []
+    qkv: dict[tuple[int, str], dict[str, Tensor]] = {}
+    for key, value in state_dict.items():
+        if not key.startswith(prefix):
+            out[key] = value
+            continue
+        name = key[len(prefix):]
+        if name in _HF_TOP:
+            out[_HF_TOP[name]] = value
+            continue
+        if _HF_IGNORED.match(name):
+            continue
+        m = _HF_LAYER.match(name)
+        target = _HF_LAYER_NAMES.get(m.group(2)) if m else None
+        if target is None:
+            unknown.append(key)
+            continue
+        layer, kind = int(m.group(1)), m.group(3)
+        if target in ("attn.q", "attn.k", "attn.v"):
+            qkv.setdefault((layer, kind), {})[target[-1]] = value
+        else:
+            out[f"blocks.{layer}.{target}.{kind}"] = value
+    for (layer, kind), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise ForeignWeightsError(f"layer {layer} lacks some of query/key/value {kind}")
+        out[f"blocks.{layer}.attn.qkv.{kind}"] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out, unknown
+
+
+_HF_ACTIVATIONS = {"gelu": "gelu", "gelu_fast": "gelu_tanh", "gelu_new": "gelu_tanh",
+                   "gelu_pytorch_tanh": "gelu_tanh", "gelu_python_tanh": "gelu_tanh"}
+
+
+def hf_vivit_config(hf_config: Mapping[str, Any]) -> ViViTConfig:
+    """A Hugging Face `VivitConfig` (as the dict in config.json) -> ViViTConfig (Model 1)."""
+    if hf_config.get("model_type") != "vivit":
+        raise ForeignWeightsError(f"config.json is for model_type {hf_config.get('model_type')!r}, not 'vivit'")
+
+    def get(name: str, default: Any) -> Any:
+        return hf_config.get(name, default)
+
+    image_size = get("image_size", 224)
+    if isinstance(image_size, (list, tuple)):
+        if len(set(image_size)) != 1:
+            raise ForeignWeightsError(f"non-square image_size {image_size} is not supported")
+        image_size = image_size[0]
+    tubelet = list(get("tubelet_size", [2, 16, 16]))
+    if len(tubelet) != 3 or tubelet[1] != tubelet[2]:
+        raise ForeignWeightsError(f"tubelet_size {tubelet} is not t x p x p")
+    act = get("hidden_act", "gelu_fast")
+    if act not in _HF_ACTIVATIONS:
+        raise ForeignWeightsError(f"hidden_act {act!r} is not supported (supported: {', '.join(_HF_ACTIVATIONS)})")
+    id2label = get("id2label", None)
+    num_classes = len(id2label) if id2label else get("num_labels", 2)
+    return ViViTConfig(
+        variant=SPATIO_TEMPORAL,
+        hidden_size=get("hidden_size", 768),
+        depth=get("num_hidden_layers", 12),
+        num_heads=get("num_attention_heads", 12),
+        mlp_dim=get("intermediate_size", 3072),
+        patch_size=tubelet[1],
+        tubelet_size=tubelet[0],
+        num_frames=get("num_frames", 32),
+        image_size=image_size,
+        in_channels=get("num_channels", 3),
+        num_classes=num_classes,
+        qkv_bias=bool(get("qkv_bias", True)),
+        activation=_HF_ACTIVATIONS[act],
+        layer_norm_eps=float(get("layer_norm_eps", 1e-6)),
+    )
+
+
+def hf_labels(hf_config: Mapping[str, Any], num_classes: int) -> tuple[str, ...]:
+    id2label = hf_config.get("id2label") or {}
+    try:
+        by_index = {int(k): str(v) for k, v in id2label.items()}
+    except (TypeError, ValueError) as e:
+        raise ForeignWeightsError(f"id2label has a key that is not a class index: {e}") from e
+    return tuple(by_index.get(i, f"class_{i}") for i in range(num_classes))
+
+
+def convert_hf_vivit(state_dict: Mapping[str, Tensor], hf_config: Mapping[str, Any]) -> tuple[dict[str, Tensor], ViViTConfig]:
+    """Hugging Face ViViT weights -> (native state dict, config). Pure: no files, no model."""
+    config = hf_vivit_config(hf_config)
+    timm, unknown = hf_to_timm(state_dict, "vivit.")
+    if unknown:
+        raise ForeignWeightsError(f"unrecognised Hugging Face ViViT weights: {', '.join(sorted(unknown)[:5])}")
+    out: dict[str, Tensor] = {}
+    for key, value in timm.items():
+        if key.startswith("classifier."):
+            out["head." + key.split(".", 1)[1]] = value
+        elif key.startswith("patch_embed."):
+            out[key] = value
+        else:
+            out["backbone.encoder." + key] = value
+    return out, config
+
+
+def _hf_preprocessing(directory: Path, image_size: int) -> dict[str, Any]:
+    """Card preprocessing from preprocessor_config.json, defaulting to `VivitImageProcessor`'s
+    own defaults (transformers/models/vivit/image_processing_vivit.py): shortest edge 256,
+    centre crop 224, rescale 1/127.5 with offset (values in [-1, 1]), then mean = std = 0.5."""
+    settings: dict[str, Any] = {}
+    path = directory / "preprocessor_config.json"
+    if path.is_file():
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CheckpointError(path, f"not valid JSON: {e}") from e
+    size = settings.get("size") or {"shortest_edge": 256}
+    shortest = size.get("shortest_edge") if isinstance(size, Mapping) else None
+    scale = float(settings.get("rescale_factor", 1 / 127.5)) if settings.get("do_rescale", True) else 1.0
+    offset = -1.0 if settings.get("offset", True) and settings.get("do_rescale", True) else 0.0
+    if settings.get("do_normalize", True):
+        mean = settings.get("image_mean", [0.5, 0.5, 0.5])
+        std = settings.get("image_std", [0.5, 0.5, 0.5])
+    else:
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    resize = int(shortest) if settings.get("do_resize", True) and shortest else None
+    return {"resize_shorter": max(resize, image_size) if resize else None, "value_scale": scale,
+            "value_offset": offset, "mean": tuple(mean), "std": tuple(std)}
+
+
+def import_hf_vivit(directory: str | Path):
+    """A Hugging Face `VivitForVideoClassification` directory -> a ViViT with its card."""
+    from .vivit import ViViT
+
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    if not directory.is_dir():
+        raise CheckpointError(directory, "not a directory; a Hugging Face checkpoint is a folder with config.json "
+                              "and model.safetensors (or pytorch_model.bin)")
+    if not config_path.is_file():
+        raise CheckpointError(directory, "no config.json: not a Hugging Face checkpoint directory")
+    try:
+        hf_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(config_path, f"not valid JSON: {e}") from e
+    state = _read_hf_weights(directory)
+    try:
+        native, config = convert_hf_vivit(state, hf_config)
+    except (ForeignWeightsError, ValueError, TypeError) as e:
+        raise CheckpointError(directory, f"cannot import: {e}") from e
+    card = ModelCard(
+        arch=config,
+        name=directory.name,
+        labels=hf_labels(hf_config, config.num_classes),
+        frame_stride=2,
+        description="Imported from a Hugging Face VivitForVideoClassification checkpoint.",
+        provenance={"source": "huggingface", "path": str(directory.resolve()),
+                    "architectures": hf_config.get("architectures", []),
+                    "note": "frame_stride 2 is the paper's Kinetics sampling; the checkpoint does not record it"},
+        **_hf_preprocessing(directory, config.image_size),
+    )
+    with torch.device("meta"):
+        model = ViViT(config, card)
+    check_state_dict(model, native, directory)
+    model = model.to_empty(device="cpu")
+    model.load_state_dict({k: v.float() for k, v in native.items()})
+    return model.eval()
+
+
+def _read_hf_weights(directory: Path) -> dict[str, Tensor]:
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, AttributeError) as e:
+            raise CheckpointError(index, f"invalid shard index: {e}") from e
+        state: dict[str, Tensor] = {}
+        for shard in shards:
+            state.update(read_state_dict(directory / Path(shard).name))
+        return state
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (directory / name).is_file():
+            return read_state_dict(directory / name)
+    raise CheckpointError(directory, "no weights: expected model.safetensors or pytorch_model.bin")
+
+
+# -- initialisation from a 2D image ViT -------------------------------------------------------
+
+TUBELET_INITS = ("central_frame", "filter_inflation")
+
+
+def image_vit_to_timm(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Recognise an image ViT's naming by its keys and return timm names."""
+    keys = set(state_dict)
+    if "patch_embed.proj.weight" in keys:
+        return dict(state_dict)
+    for prefix in ("vit.", ""):
+        if f"{prefix}embeddings.patch_embeddings.projection.weight" in keys:
+            converted, unknown = hf_to_timm(state_dict, prefix)
+            if unknown:
+                raise ForeignWeightsError(f"unrecognised image ViT weights: {', '.join(sorted(unknown)[:5])}")
+            return {k: v for k, v in converted.items() if not k.startswith("classifier.")}
+    raise ForeignWeightsError("not an image ViT state dict (expected timm's patch_embed.proj.weight or Hugging "
+                       "Face's embeddings.patch_embeddings.projection.weight)")
+
+
+def inflate_patch_kernel(kernel_2d: Tensor, t: int, method: str) -> Tensor:
+    """(D, C, p, p) -> (D, C, t, p, p). 'central_frame': the 2D kernel at the middle time index
+    (t // 2, as scenic), zeros elsewhere. 'filter_inflation': repeated over t, divided by t."""
+    if method not in TUBELET_INITS:
+        raise ValueError(f"tubelet_init must be one of {TUBELET_INITS}, got {method!r}")
+    if method == "filter_inflation":
+        return kernel_2d.unsqueeze(2).repeat(1, 1, t, 1, 1) / t
+    kernel = kernel_2d.new_zeros(kernel_2d.shape[:2] + (t,) + kernel_2d.shape[2:])
+    kernel[:, :, t // 2] = kernel_2d
+    return kernel
+
+
+def resize_pos_grid(grid: Tensor, size: int) -> Tensor:
+    """(1, g*g, D) -> (1, size*size, D), bilinear like scenic's and timm's resampling."""
+    n = grid.shape[1]
+    g = math.isqrt(n)
+    if g * g != n:
+        raise ForeignWeightsError(f"position embedding of {n} patches is not a square grid")
+    if g == size:
+        return grid
+    img = grid.reshape(1, g, g, -1).permute(0, 3, 1, 2)  # (1, D, g, g)
+    img = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False)
+    return img.permute(0, 2, 3, 1).reshape(1, size * size, -1)
+
+
+def image_vit_to_vivit(state_dict: Mapping[str, Tensor], config: ViViTConfig,
+                       tubelet_init: str = "central_frame") -> dict[str, Tensor]:
+    """Initial ViViT weights from an image ViT, as the paper does (Section 3.4): tubelet kernels
+    by central frame or filter inflation; spatial position embeddings repeated over time; the
+    image ViT's blocks as the (spatial) encoder. Model 3's temporal attention is zero so each
+    block starts as a residual; Model 2's temporal encoder and the head are left out (they keep
+    their random initialisation). Returns a partial native state dict."""
+    vit = image_vit_to_timm(state_dict)
+    D = vit["patch_embed.proj.weight"].shape[0]
+    depth = 1 + max((int(k.split(".")[1]) for k in vit if k.startswith("blocks.")), default=-1)
+    if D != config.hidden_size or depth != config.depth:
+        raise ForeignWeightsError(f"the image ViT is {depth} layers of width {D}, the model {config.depth} of "
+                           f"width {config.hidden_size}; pick the ViViT size that matches")
+    if vit["patch_embed.proj.weight"].shape[-1] != config.patch_size:
+        raise ForeignWeightsError(f"the image ViT's patches are {vit['patch_embed.proj.weight'].shape[-1]} pixels, "
+                           f"the model's {config.patch_size}")
+    out = {"patch_embed.proj.weight": inflate_patch_kernel(vit["patch_embed.proj.weight"], config.tubelet_size,
+                                                           tubelet_init),
+           "patch_embed.proj.bias": vit["patch_embed.proj.bias"]}
+    pos = vit["pos_embed"]  # (1, 1 + g*g, D) with the CLS position first
+    cls_pos, grid = pos[:, :1], resize_pos_grid(pos[:, 1:], config.grid_size)
+    blocks = {k: v for k, v in vit.items() if k.startswith("blocks.")}
+    norm = {k: v for k, v in vit.items() if k.startswith("norm.")}
+    variant, nt = config.variant, config.temporal_tokens
+
+    def put(prefix: str, items: Mapping[str, Tensor]) -> None:
+        out.update({prefix + k: v for k, v in items.items()})
+
+    if variant == FACTORISED_ENCODER:
+        put("backbone.spatial.", {"cls_token": vit["cls_token"], "pos_embed": torch.cat([cls_pos, grid], 1),
+                                  **blocks, **norm})
+        return out
+    tiled = grid.repeat(1, nt, 1)  # (1, nt*g*g, D): the same spatial embedding at every time index
+    if variant == SPATIO_TEMPORAL:
+        put("backbone.encoder.", {"cls_token": vit["cls_token"], "pos_embed": torch.cat([cls_pos, tiled], 1),
+                                  **blocks, **norm})
+    elif variant == FACTORISED_DOT_PRODUCT:
+        put("backbone.encoder.", {"pos_embed": tiled, **blocks, **norm})
+    elif variant == FACTORISED_SELF_ATTENTION:
+        renamed = {}
+        for k, v in blocks.items():
+            layer, rest = k.split(".", 2)[1], k.split(".", 2)[2]
+            rest = rest.replace("norm1.", "norm_s.").replace("attn.", "attn_s.")
+            renamed[f"blocks.{layer}.{rest}"] = v
+            if rest.startswith("attn_s."):
+                renamed[f"blocks.{layer}.{rest.replace('attn_s.', 'attn_t.')}"] = torch.zeros_like(v)
+        put("backbone.encoder.", {"pos_embed": tiled, **renamed, **norm})
+    return out
+
+
+def init_from_image_vit(model, state_dict: Mapping[str, Tensor], tubelet_init: str = "central_frame") -> list[str]:
+    """Load `image_vit_to_vivit` weights into `model`; returns the names left at their random
+    initialisation."""
+    weights = image_vit_to_vivit(state_dict, model.config, tubelet_init)
+    own = model.state_dict()
+    wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
+    if wrong:
+        raise ForeignWeightsError(f"image ViT weights do not fit: {', '.join(wrong[:5])}")
+    missing, _ = model.load_state_dict(weights, strict=False)
+    return sorted(missing)
