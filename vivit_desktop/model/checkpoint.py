@@ -189,3 +189,22 @@ def save_model(model, path: str | Path, *, overwrite: bool = False, card: ModelC
         tmp_c.write_text(card.to_json(), encoding="utf-8")
     log.info("saved %s and %s", weights_path, card_path)
     return weights_path, card_path
+
+
+def find_checkpoints(*folders: str | Path) -> list[tuple[Path, ModelCard | CheckpointError]]:
+    """Native checkpoints (a .json card beside weights) in the given folders, with their cards,
+    or the error that stops a card from being read."""
+    found: list[tuple[Path, ModelCard | CheckpointError]] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for card_path in sorted(folder.glob("*.json")):
+            weights, _ = checkpoint_files(card_path)
+            if not weights.exists():
+                continue
+            try:
+                found.append((weights, read_card(card_path)))
+            except CheckpointError as e:
+                found.append((weights, e))
+    return found

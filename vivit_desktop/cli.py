@@ -1,0 +1,163 @@
+"""`vivit-desktop`: the command line. Heavy modules are imported inside the commands, so
+`--help` and `--version` are instant. Errors the user can fix print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+
+# The paper's Table 1 figures for ViViT-B/16x2, 32 frames of 224x224, Kinetics-400.
+PAPER_TABLE = {
+    "vivit_b16x2_st": (88.9, 455.2),
+    "vivit_b16x2_fe": (115.1, 284.4),
+    "vivit_b16x2_fsa": (117.3, 372.3),
+    "vivit_b16x2_fdp": (88.9, 277.1),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vivit-desktop",
+        description="ViViT Desktop: video classification with ViViT (Arnab et al., ICCV 2021) and its "
+                    "temporal attention.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = sub.add_parser("models", help="list architectures and checkpoints; --stats for params and FLOPs",
+                            description="List the registered architectures and the checkpoints found "
+                                        "(shipped and in the user folder).")
+    models.add_argument("names", nargs="*", metavar="NAME",
+                        help="architecture names or shell patterns (vivit_b16x2_*), or checkpoint paths")
+    models.add_argument("--stats", action="store_true",
+                        help="print parameters and GFLOPs (multiply-accumulates per clip), as the paper counts")
+    models.add_argument("--frames", type=int, help="override the number of input frames")
+    models.add_argument("--image-size", type=int, help="override the input size in pixels")
+    models.add_argument("--classes", type=int, help="override the number of classes")
+
+    imp = sub.add_parser("import", help="convert a Hugging Face ViViT checkpoint into a native one",
+                         description="Import a Hugging Face VivitForVideoClassification directory (config.json "
+                                     "and model.safetensors or pytorch_model.bin) as OUT.safetensors + OUT.json.")
+    imp.add_argument("path", type=Path, help="the Hugging Face checkpoint directory")
+    imp.add_argument("-o", "--output", type=Path,
+                     help="output path without extension (default: the user models folder / the directory's name)")
+    imp.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    info = sub.add_parser("info", help="show a checkpoint's model card")
+    info.add_argument("checkpoint", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    command = {"models": cmd_models, "import": cmd_import, "info": cmd_info}[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, OSError) as e:
+        print(f"vivit-desktop {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    pairs = {"num_frames": args.frames, "image_size": args.image_size, "num_classes": args.classes}
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .model import list_models, model_config
+    from .model.checkpoint import find_checkpoints, read_card, checkpoint_files
+    from .paths import shipped_models_dir, user_models_dir
+
+    overrides = _overrides(args)
+    configs = []  # (label, config)
+    for name in args.names or ["*"]:
+        if Path(name).suffix in (".json", ".safetensors", ".pt", ".pth", ".bin") or Path(name).exists():
+            configs.append((name, read_card(checkpoint_files(name)[1]).arch))
+            continue
+        matches = list_models(name)
+        if not matches:
+            raise UserError(f"no architecture matches {name!r}; run `vivit-desktop models` for the list")
+        configs.extend((m, model_config(m, **overrides)) for m in matches)
+
+    if args.stats:
+        _print_stats(configs, overrides)
+        return 0
+    print("Architectures (create_model names):")
+    from .model.config import VARIANT_TITLES
+
+    for label, config in configs:
+        print(f"  {label:<22} {VARIANT_TITLES[config.variant]}, width {config.hidden_size}, depth {config.depth}, "
+              f"{config.num_heads} heads, tubelet {config.tubelet_size}x{config.patch_size}x{config.patch_size}")
+    if not args.names:
+        for title, folder in (("Shipped checkpoints", shipped_models_dir()), ("User checkpoints", user_models_dir())):
+            found = find_checkpoints(folder)
+            print(f"\n{title} ({folder}):" + ("" if found else " none"))
+            for path, card in found:
+                if isinstance(card, Exception):
+                    print(f"  {path.name}: unusable: {card.problem}")
+                else:
+                    print(f"  {path.stem:<22} {VARIANT_TITLES[card.variant]}, {len(card.labels)} classes, "
+                          f"{card.num_frames} frames of {card.image_size}px")
+    return 0
+
+
+def _print_stats(configs, overrides: dict) -> None:
+    from .model import count_flops, count_params_of
+
+    header = f"{'model':<22} {'variant':<26} {'input':<12} {'params (M)':>10} {'GFLOPs':>8}   paper (params, GFLOPs)"
+    print(header)
+    print("-" * len(header))
+    for label, config in configs:
+        params = count_params_of(config) / 1e6
+        gflops = count_flops(config) / 1e9
+        paper = ""
+        if label in PAPER_TABLE and not overrides:
+            p, f = PAPER_TABLE[label]
+            paper = f"   {p:.1f} ({(params - p) / p:+.1%}), {f:.1f} ({(gflops - f) / f:+.1%})"
+        shape = f"{config.num_frames}x{config.image_size}²"
+        print(f"{label:<22} {config.variant:<26} {shape:<12} {params:>10.1f} {gflops:>8.1f}{paper}")
+    print("\nGFLOPs = 10^9 multiply-accumulates of one forward pass on one clip, attention matmuls included,\n"
+          "measured with torch.utils.flop_counter on the meta device (the paper's convention).")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .model import import_hf_vivit, save_model
+    from .paths import user_models_dir
+
+    model = import_hf_vivit(args.path)
+    output = args.output
+    if output is None:
+        user_models_dir().mkdir(parents=True, exist_ok=True)
+        output = user_models_dir() / args.path.resolve().name
+    weights, card = save_model(model, output, overwrite=args.force)
+    c = model.config
+    print(f"imported {args.path} -> {weights} + {card.name}")
+    print(f"  Model 1 (spatio-temporal), width {c.hidden_size}, depth {c.depth}, {c.num_classes} classes, "
+          f"{c.num_frames} frames of {c.image_size}px")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .model.checkpoint import checkpoint_files, read_card
+
+    weights, card_path = checkpoint_files(args.checkpoint)
+    print(read_card(card_path).to_json(), end="")
+    return 0
