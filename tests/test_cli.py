@@ -1,0 +1,71 @@
+"""The command line as a user runs it: real processes, real exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vivit_desktop.model import create_model, save_model
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "vivit_desktop", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_version_and_help():
+    from vivit_desktop import __version__
+
+    assert run("--version").stdout.strip() == f"vivit-desktop {__version__}"
+    assert "models" in run("--help").stdout
+
+
+def test_models_stats_prints_the_papers_table_with_our_figures():
+    done = run("models", "--stats", "vivit_b16x2_*")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("vivit_b16x2_")}
+    assert set(rows) == {"vivit_b16x2_st", "vivit_b16x2_fe", "vivit_b16x2_fsa", "vivit_b16x2_fdp"}
+    for name, (params, gflops) in {"vivit_b16x2_st": (88.9, 455.2), "vivit_b16x2_fe": (115.1, 284.4),
+                                   "vivit_b16x2_fsa": (117.3, 372.3), "vivit_b16x2_fdp": (88.9, 277.1)}.items():
+        cells = rows[name].split()
+        ours_params, ours_gflops = float(cells[3]), float(cells[4])
+        assert ours_params == pytest.approx(params, rel=0.02) and ours_gflops == pytest.approx(gflops, rel=0.02)
+        assert f"{params:.1f}" in rows[name] and f"{gflops:.1f}" in rows[name]
+
+
+def test_models_stats_takes_overrides_and_any_name():
+    done = run("models", "--stats", "vivit_t16x2_fe", "--frames", "16", "--image-size", "112")
+    assert done.returncode == 0 and "16x112²" in done.stdout
+
+
+def test_models_lists_architectures_and_checkpoints(tmp_path):
+    model = create_model("vivit_t16x2_fdp", num_frames=4, image_size=32, num_classes=3)
+    save_model(model, tmp_path / "mine")
+    (tmp_path / "broken.json").write_text("{}")
+    (tmp_path / "broken.safetensors").write_bytes(b"x")
+    done = subprocess.run([sys.executable, "-m", "vivit_desktop", "models"], capture_output=True, text=True,
+                          env={**__import__("os").environ, "VIVIT_DESKTOP_MODELS": str(tmp_path)})
+    assert done.returncode == 0
+    assert "vivit_b16x2_fe" in done.stdout and "Model 2: factorised encoder" in done.stdout
+    assert "mine" in done.stdout and "Model 4" in done.stdout
+    assert "broken.safetensors: unusable" in done.stdout
+
+
+def test_stats_of_a_checkpoint_and_info(tmp_path):
+    model = create_model("vivit_t16x2_fsa", num_frames=4, image_size=32, num_classes=3)
+    weights, _ = save_model(model, tmp_path / "mine")
+    done = run("models", "--stats", str(weights))
+    assert done.returncode == 0 and "factorised_self_attention" in done.stdout
+    info = run("info", str(weights))
+    assert info.returncode == 0 and '"variant": "factorised_self_attention"' in info.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("models", "vivit_nope"), "no architecture matches 'vivit_nope'"),
+    (("info", "/nonexistent/x.safetensors"), "the model card is missing"),
+    (("import", "/nonexistent"), "not a directory"),
+])
+def test_bad_input_is_one_clear_line_and_a_non_zero_exit(args, message):
+    done = run(*args)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
