@@ -247,22 +247,23 @@ def test_readout_path_gives_the_fast_paths_logits(code):
         assert readout.spatial is None
 
 
-def _last_layer_attention(model, x):
-    """The full attention matrix of the last block, computed naively: (B, h, N, N)."""
+def _naive_attention(model, x, norm, attn):
+    """Run the model's fast path, capture what `norm` feeds `attn`, and compute that attention's
+    full weight matrix naively: (..., h, N, N)."""
     captured = {}
-    block = model.backbone.encoder.blocks[-1]
-    handle = block.norm1.register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
+    handle = norm.register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
     with torch.no_grad():
         model(x)
         handle.remove()
-        q, k, _ = block.attn._qkv(captured["y"])
+        q, k, _ = attn._qkv(captured["y"])
         return torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
 
 
 def test_model1_temporal_attention_is_the_cls_row_summed_per_temporal_index():
     model = create_model("vivit_t16x2_st", **tiny_overrides()).eval()
     x = clip(model)
-    full = _last_layer_attention(model, x)  # (B, h, 17, 17)
+    block = model.backbone.encoder.blocks[-1]
+    full = _naive_attention(model, x, block.norm1, block.attn)  # (B, h, 17, 17)
     row = full[:, :, 0, 1:].mean(1).reshape(2, 4, 4)  # CLS -> (t, s), heads averaged
     expected = row.sum(-1) / row.sum((-1, -2), keepdim=False).unsqueeze(-1)
     with torch.no_grad():
@@ -275,14 +276,9 @@ def test_model1_temporal_attention_is_the_cls_row_summed_per_temporal_index():
 def test_model3_temporal_attention_is_received_attention_averaged():
     model = create_model("vivit_t16x2_fsa", **tiny_overrides()).eval()
     x = clip(model, 1)
-    captured = {}
     block = model.backbone.encoder.blocks[-1]
-    handle = block.norm_t.register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
+    w = _naive_attention(model, x, block.norm_t, block.attn_t)  # (S, h, T, T)
     with torch.no_grad():
-        model(x)
-        handle.remove()
-        q, k, _ = block.attn_t._qkv(captured["y"])  # (S, h, T, hd)
-        w = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, -1)  # (S, h, T, T)
         _, readout = model.forward_with_attention(x)
     torch.testing.assert_close(readout.temporal_tokens[0], w.mean(dim=(0, 1, 2)), atol=1e-6, rtol=1e-5)
 
