@@ -52,6 +52,24 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="output path without extension (default: the user models folder / the directory's name)")
     imp.add_argument("--force", action="store_true", help="overwrite existing output files")
 
+    analyze = sub.add_parser("analyze", help="analyse videos headless and export the predictions",
+                             description="Run the sliding-window classifier over whole videos (files, or folders "
+                                         "of videos) and export per-window, per-frame and per-segment results.")
+    analyze.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files or folders of videos")
+    analyze.add_argument("--model", required=True, metavar="NAME|PATH",
+                         help="a checkpoint (NAME.safetensors with NAME.json), or a registered architecture name "
+                              "(random weights: for checking the pipeline only)")
+    analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    analyze.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
+    analyze.add_argument("--batch", type=int, default=8, help="windows per forward pass (default 8)")
+    analyze.add_argument("--top-k", type=int, default=5, help="labels listed per window in the JSON (default 5)")
+    analyze.add_argument("--out", type=Path, metavar="FILE.json|FILE.csv|FOLDER",
+                         help="where to write results: a .json or .csv file for one video, a folder for several")
+    analyze.add_argument("--format", choices=("json", "csv"), default="json",
+                         help="file format when --out is a folder (default json)")
+    analyze.add_argument("--force", action="store_true", help="overwrite existing result files")
+    analyze.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
     return parser
@@ -65,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    command = {"models": cmd_models, "import": cmd_import, "info": cmd_info}[args.command]
+    command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -161,3 +179,104 @@ def cmd_info(args: argparse.Namespace) -> int:
     weights, card_path = checkpoint_files(args.checkpoint)
     print(read_card(card_path).to_json(), end="")
     return 0
+
+
+def _load_for_analysis(spec: str):
+    from .model import create_model, list_models, load_model
+    from .fileio import sha256_file
+    from .model.checkpoint import checkpoint_files
+
+    if spec in list_models():
+        print(f"warning: {spec} has random weights; its predictions are meaningless (use a checkpoint)",
+              file=sys.stderr)
+        return create_model(spec), "random-weights"
+    weights, _ = checkpoint_files(spec)
+    model = load_model(spec)
+    return model, sha256_file(weights)
+
+
+def _collect_videos(paths: list[Path]) -> list[Path]:
+    from .engine.sources import VIDEO_SUFFIXES
+
+    videos: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not inside:
+                print(f"{path}: error: the folder holds no videos", file=sys.stderr)
+            videos.extend(inside)
+        else:
+            videos.append(path)
+    return videos
+
+
+def _output_for(video: Path, args: argparse.Namespace, many: bool) -> Path | None:
+    if args.out is None:
+        return None
+    if many or args.out.is_dir():
+        args.out.mkdir(parents=True, exist_ok=True)
+        return args.out / f"{video.stem}.{args.format}"
+    if args.out.suffix.lower() not in (".json", ".csv"):
+        raise UserError(f"--out {args.out}: give a .json or .csv file, or a folder")
+    return args.out
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .engine.analysis import WindowSettings, analyze_source
+    from .engine.predictor import Predictor
+    from .engine.sources import SourceError, open_source
+    from .fileio import sha256_file
+
+    settings = WindowSettings(hop=args.hop, batch_size=args.batch)
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    model, model_hash = _load_for_analysis(args.model)
+    predictor = Predictor(model, device=args.device)
+    videos = _collect_videos(args.videos)
+    many = len(args.videos) > 1 or len(videos) > 1 or any(p.is_dir() for p in args.videos)
+    failures = 0 if videos else 1
+    for video in videos:
+        try:
+            out = _output_for(video, args, many)
+            if out is not None and out.exists() and not args.force:
+                raise UserError(f"{out} already exists; choose another name or pass --force to overwrite it")
+            with open_source(video) as source:
+                bar = None
+                if not args.no_progress:
+                    from tqdm import tqdm
+
+                    bar = tqdm(total=source.claimed_frame_count, unit="frame", desc=video.name, leave=False,
+                               file=sys.stderr)
+                try:
+                    result = analyze_source(source, predictor, settings, bar.update if bar else None)
+                finally:
+                    if bar:
+                        bar.close()
+            result.model_sha256 = model_hash
+            result.video_sha256 = sha256_file(video)
+            written = []
+            if out is not None:
+                writer = result.write_csv if out.suffix.lower() == ".csv" else result.write_json
+                written = writer(out, overwrite=args.force) if writer == result.write_csv else \
+                    writer(out, overwrite=args.force, top_k=args.top_k)
+            _print_summary(video, result, written)
+        except (SourceError, UserError, OSError, ValueError) as e:
+            failures += 1
+            message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
+            print(f"error: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _print_summary(video: Path, result, written) -> None:
+    counted = f"{result.frame_count} frames"
+    if result.claimed_frame_count and result.claimed_frame_count != result.frame_count:
+        counted += f" (the container claims {result.claimed_frame_count})"
+    if result.frames_skipped:
+        counted += f", {result.frames_skipped} undecodable skipped"
+    speed = result.frame_count / result.seconds if result.seconds else float("inf")
+    top = ", ".join(f"{label} {share:.0%}" for label, share in result.top_actions())
+    print(f"{video}: {counted}, {len(result.windows)} windows on {result.device}; "
+          f"{speed:.1f} frames/s, {result.duration / result.seconds if result.seconds else 0:.2f}x real time")
+    print(f"  top actions (share of frames): {top}")
+    for path in written:
+        print(f"  wrote {path}")

@@ -1,0 +1,267 @@
+"""The engine: sources (clips made here with OpenCV, and the real clips in ../shared/media when
+present), the one window-sampling function, preprocessing, offline analysis, exports, CLI."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vivit_desktop.engine.analysis import WindowSettings, analyze_source
+from vivit_desktop.engine.predictor import Predictor
+from vivit_desktop.engine.preprocess import Preprocessor
+from vivit_desktop.engine.sources import FileSource, Frame, ImageFolderSource, LoopingSource, SourceError, VideoSource
+from vivit_desktop.engine.windows import ClipSpec, centred_end_time, sample_window
+from vivit_desktop.model import ModelCard, create_model, save_model
+
+MEDIA = Path(os.environ.get("VIVIT_DESKTOP_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media"))
+needs_media = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"real clips not found at {MEDIA} "
+                                 "(set VIVIT_DESKTOP_MEDIA to the shared/media folder)")
+
+
+def make_clip(path: Path, frames: int = 30, size=(48, 64), fourcc: str = "MJPG", fps: float = 25.0,
+              color: bool = True) -> Path:
+    h, w = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h), color)
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc}"
+    for i in range(frames):
+        image = np.full((h, w, 3), 0, np.uint8)
+        cv2.rectangle(image, (i % w, 10), (i % w + 10, 30), (255, 128, 0), -1)  # a moving box
+        writer.write(image if color else image[:, :, 0])
+    writer.release()
+    return path
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mp4", "mp4v"), (".avi", "XVID")])
+def test_file_source_counts_frames_and_times_them(tmp_path, suffix, fourcc):
+    path = make_clip(tmp_path / f"clip{suffix}", frames=30, fourcc=fourcc)
+    with FileSource(path) as source:
+        frames = list(source.frames())
+    assert len(frames) == source.frames_read == 30
+    assert [f.index for f in frames] == list(range(30))
+    times = [f.timestamp for f in frames]
+    assert times[0] == 0.0 and all(b > a for a, b in zip(times, times[1:]))
+    assert times[-1] == pytest.approx(29 / 25, abs=0.05)
+    assert frames[0].image.shape == (48, 64, 3) and frames[0].image.dtype == np.uint8
+    # RGB, not OpenCV's BGR: the box was drawn as (B, G, R) = (255, 128, 0)
+    assert tuple(int(v) for v in frames[0].image[20, 5]) == pytest.approx((0, 128, 255), abs=12)
+
+
+def test_grayscale_and_odd_sized_videos_become_rgb(tmp_path):
+    path = make_clip(tmp_path / "gray.avi", frames=5, size=(37, 53), color=False)
+    frames = list(FileSource(path).frames())
+    h, w, c = frames[0].image.shape  # the MJPEG encoder may round odd sizes down to even
+    assert len(frames) == 5 and c == 3 and h in (36, 37) and w in (52, 53)
+    # and the model input still comes out square
+    card = create_model("vivit_t16x2_st", num_frames=4, image_size=32, num_classes=2).card
+    assert Preprocessor(card)(frames[0].image).shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"), (b"", "empty"), (b"this is not a video\n" * 50, "not a video")])
+def test_bad_files_are_named(tmp_path, content, message):
+    path = tmp_path / "bad.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError, match=message):
+        list(FileSource(path).frames())
+
+
+def test_truncated_mp4_is_an_error_not_a_crash(tmp_path):
+    path = make_clip(tmp_path / "whole.mp4", frames=40, fourcc="mp4v")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # mp4v writes the index (moov) at the end: it is gone
+    with pytest.raises(SourceError, match="cut.mp4"):
+        list(FileSource(cut).frames())
+
+
+def test_image_folder_and_looping(tmp_path):
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((20, 30, 3), i * 60, np.uint8))
+    (tmp_path / "notes.txt").write_text("ignored")
+    frames = list(ImageFolderSource(tmp_path, fps=10).frames())
+    assert [f.index for f in frames] == [0, 1, 2, 3] and frames[3].timestamp == pytest.approx(0.3)
+    assert frames[2].image[0, 0, 0] == 120
+    looped = list(LoopingSource(lambda: ImageFolderSource(tmp_path, fps=10), max_loops=3).frames())
+    assert [f.index for f in looped] == list(range(12))
+    times = [f.timestamp for f in looped]
+    assert all(b > a for a, b in zip(times, times[1:]))
+    with pytest.raises(SourceError, match="holds no images"):
+        ImageFolderSource(_empty(tmp_path))
+
+
+def _empty(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+@needs_media
+def test_container_frame_count_lies_and_we_count(tmp_path):
+    source = FileSource(MEDIA / "tree_cinepak_framecount_lies.avi")
+    frames = list(source.frames())
+    assert source.claimed_frame_count == 444 and len(frames) == 68
+
+
+@needs_media
+def test_undecodable_av1_says_so():
+    with pytest.raises(SourceError, match="no frame could be decoded.*AV01.*ffmpeg"):
+        list(FileSource(MEDIA / "testsrc2_av1_undecodable.mkv").frames())
+
+
+@needs_media
+@pytest.mark.parametrize("name, count", [("arm_wrestling.mp4", 280), ("eye_makeup.avi", 164),
+                                         ("cellauto_vp9.webm", 100), ("testsrc_hevc.mp4", 120)])
+def test_real_clips_decode_with_increasing_times(name, count):
+    frames = list(FileSource(MEDIA / name).frames())
+    times = [f.timestamp for f in frames]
+    assert len(frames) == count and times[0] == 0 and all(b > a for a, b in zip(times, times[1:]))
+
+
+# -- the one sampling function --------------------------------------------------------------------
+
+def test_windows_sample_every_frame_stride_frames_at_the_sources_rate():
+    times = [i / 30 for i in range(100)]
+    spec = ClipSpec(num_frames=4, frame_stride=2)
+    assert sample_window(times, times[50], spec, 30.0) == [44, 46, 48, 50]
+
+
+def test_clip_spec_fps_resamples_other_frame_rates():
+    """A model trained on clips sampled every 2 frames at 30 fps sees the same seconds in a
+    60 fps video: every 4th frame."""
+    spec = ClipSpec(num_frames=4, frame_stride=2, fps=30.0)
+    times60 = [i / 60 for i in range(200)]
+    assert sample_window(times60, times60[100], spec, 60.0) == [88, 92, 96, 100]
+
+
+def test_edges_repeat_the_first_and_last_frame():
+    times = [i / 10 for i in range(5)]
+    spec = ClipSpec(num_frames=4, frame_stride=1)
+    assert sample_window(times, 0.1, spec, 10.0) == [0, 0, 0, 1]
+    assert sample_window(times, centred_end_time(0.4, spec, 10.0), spec, 10.0) == [3, 4, 4, 4]
+
+
+def test_variable_frame_rate_picks_the_nearest_frame_in_time():
+    times = [0.0, 0.1, 0.15, 0.5, 0.55, 1.0]
+    spec = ClipSpec(num_frames=3, frame_stride=1, fps=4.0)  # targets 0.25 s apart
+    assert sample_window(times, 1.0, spec, 30.0) == [3, 4, 5]  # 0.5, 0.75 -> 0.55, 1.0
+
+
+def test_live_and_offline_windows_agree_on_the_same_frames():
+    """Live cuts the window ending at the newest frame from a buffer holding only recent frames;
+    offline cuts it from the whole video. Same end time, same frames."""
+    times = [i / 25 for i in range(300)]
+    spec = ClipSpec(num_frames=8, frame_stride=2)
+    end = times[200]
+    offline = sample_window(times, end, spec, 25.0)
+    recent = times[170:201]  # what a live ring buffer holds when frame 200 arrives
+    live = [170 + i for i in sample_window(recent, end, spec, 25.0)]
+    assert live == offline
+
+
+# -- preprocessing -------------------------------------------------------------------------------
+
+def test_preprocessing_resizes_crops_and_normalises_as_the_card_says():
+    card = ModelCard(arch=create_model("vivit_t16x2_st", num_frames=4, image_size=32, num_classes=2).config,
+                     resize_shorter=40, value_scale=1 / 127.5, value_offset=-1.0, mean=(0.5, 0.5, 0.5),
+                     std=(0.5, 0.5, 0.5))
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:, 100:] = 255  # right half white
+    out = Preprocessor(card)(image)
+    assert out.shape == (3, 32, 32) and out.dtype == np.float32
+    # 40 x 80 after resizing, centre crop x 24..56: left half black (-3), right half white (1)
+    np.testing.assert_allclose(out[:, :, 0], -3.0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :, -1], 1.0, atol=1e-5)
+
+
+# -- offline analysis ----------------------------------------------------------------------------
+
+class SyntheticSource(VideoSource):
+    def __init__(self, n: int, fps: float = 25.0, size=(36, 48)):
+        super().__init__()
+        self.n, self.fps, self.name, self.size = n, fps, f"synthetic-{n}", size
+
+    def frames(self):
+        rng = np.random.default_rng(self.n)
+        for i in range(self.n):
+            self.frames_read += 1
+            yield Frame(i, i / self.fps, rng.integers(0, 255, (*self.size, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    model = create_model("vivit_t16x2_fe", labels=["a", "b", "c"], num_frames=8, image_size=32, depth=2,
+                         temporal_depth=1)
+    return Predictor(model, device="cpu")
+
+
+def test_windows_every_hop_frames_centred_and_averaged_per_frame(predictor):
+    result = analyze_source(SyntheticSource(50), predictor, WindowSettings(hop=10, batch_size=3))
+    assert [w.centre_frame for w in result.windows] == [0, 10, 20, 30, 40]
+    w = result.windows[2]
+    assert w.frames == (14, 16, 18, 20, 22, 24, 26, 28)  # 8 frames, stride 2, around frame 20
+    np.testing.assert_allclose(w.probs.sum(), 1, atol=1e-5)
+    np.testing.assert_allclose(w.attention.sum(), 1, atol=1e-5)
+    probs = result.frame_probs()
+    covering = [x for x in result.windows if x.start_frame <= 22 <= x.end_frame]
+    np.testing.assert_allclose(probs[22], np.mean([x.probs for x in covering], axis=0), atol=1e-6)
+
+
+def test_batching_does_not_change_results(predictor):
+    a = analyze_source(SyntheticSource(40), predictor, WindowSettings(hop=4, batch_size=1))
+    b = analyze_source(SyntheticSource(40), predictor, WindowSettings(hop=4, batch_size=7))
+    np.testing.assert_allclose(np.stack([w.probs for w in a.windows]), np.stack([w.probs for w in b.windows]),
+                               atol=1e-5)
+
+
+def test_memory_does_not_grow_with_video_length(predictor):
+    short = analyze_source(SyntheticSource(200), predictor, WindowSettings(hop=8))
+    long = analyze_source(SyntheticSource(1600), predictor, WindowSettings(hop=8))
+    assert long.peak_buffered_frames == short.peak_buffered_frames < 40
+    assert len(long.windows) == 200
+
+
+def test_exports_json_and_csv_atomically_without_overwriting(tmp_path, predictor):
+    result = analyze_source(SyntheticSource(30), predictor, WindowSettings(hop=8))
+    result.model_sha256 = "abc"
+    [json_path] = result.write_json(tmp_path / "r.json")
+    data = json.loads(json_path.read_text())
+    assert data["schema"] == "vivit-desktop/analysis" and data["model"]["sha256"] == "abc"
+    assert data["settings"]["hop"] == 8 and len(data["frames"]) == 30 and len(data["windows"]) == 4
+    assert data["segments"][0]["start_frame"] == 0 and data["segments"][-1]["end_frame"] == 29
+    paths = result.write_csv(tmp_path / "r.csv")
+    assert [p.name for p in paths] == ["r.csv", "r.windows.csv", "r.segments.csv"]
+    rows = list(csv.DictReader(line for line in paths[0].read_text().splitlines() if not line.startswith("#")))
+    assert len(rows) == 30 and set(rows[0]) >= {"frame", "label", "p_a", "p_b", "p_c"}
+    before = json_path.read_text()
+    with pytest.raises(FileExistsError):
+        result.write_json(json_path)
+    assert json_path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json", "r.segments.csv", "r.windows.csv"]
+
+
+def test_cli_analyze_keeps_going_past_bad_inputs(tmp_path):
+    model = create_model("vivit_t16x2_st", labels=["x", "y"], num_frames=8, image_size=32, depth=1)
+    weights, _ = save_model(model, tmp_path / "m")
+    good = make_clip(tmp_path / "good.avi", frames=20)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "vivit_desktop", "analyze", str(good), str(empty),
+                           str(tmp_path / "missing.mp4"), "--model", str(weights), "--out", str(out),
+                           "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and "empty" in errors[0] and "no such file" in errors[1]
+    assert "Traceback" not in done.stderr
+    assert json.loads((out / "good.json").read_text())["frame_count"] == 20
+    assert not (out / "empty.json").exists()
+    assert "20 frames" in done.stdout and "real time" in done.stdout

@@ -1,0 +1,1 @@
+"""The analysis engine: sources, preprocessing, sliding windows, predictor, results, export. No Qt."""

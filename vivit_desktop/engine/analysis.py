@@ -1,0 +1,95 @@
+"""Offline analysis of a finite source: each frame decoded and preprocessed once into a bounded
+buffer, windows centred every `hop` frames, batched through the predictor. Memory does not grow
+with the video's length: only the frames the pending windows still need are kept."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .predictor import Predictor
+from .preprocess import Preprocessor
+from .results import AnalysisResult, WindowResult
+from .sources import VideoSource
+from .windows import ClipSpec, centred_end_time, sample_window
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    hop: int = 8  # a new window every `hop` source frames
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.hop < 1 or self.batch_size < 1:
+            raise ValueError(f"hop and batch size must be at least 1 (got hop {self.hop}, batch {self.batch_size})")
+
+
+@dataclass
+class _Pending:
+    centre_index: int
+    centre_time: float
+    end_time: float
+
+
+def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSettings = WindowSettings(),
+                   progress: Callable[[int], None] | None = None) -> AnalysisResult:
+    card = predictor.card
+    spec = ClipSpec.from_card(card)
+    fps = source.fps
+    span, step = spec.span(fps), spec.interval(fps)
+    margin = 2 * max(step, 1.0 / fps)
+    preprocess = Preprocessor(card)
+
+    indices: deque[int] = deque()  # buffered frames: index, time, preprocessed (C, S, S)
+    times: deque[float] = deque()
+    arrays: deque[np.ndarray] = deque()
+    pending: deque[_Pending] = deque()
+    ready: list[tuple[_Pending, list[int], np.ndarray]] = []
+    windows: list[WindowResult] = []
+    peak_buffer = 0
+    started = time.perf_counter()
+
+    def cut(p: _Pending) -> None:
+        picks = sample_window(list(times), p.end_time, spec, fps)
+        frames = [indices[i] for i in picks]
+        ready.append((p, frames, np.stack([arrays[i] for i in picks])))
+
+    def flush() -> None:
+        if not ready:
+            return
+        prediction = predictor.predict(np.stack([clip for _, _, clip in ready]))
+        each = prediction.seconds / len(ready)
+        for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
+            windows.append(WindowResult(len(windows), p.centre_index, tuple(frames), probs, attention, each))
+        ready.clear()
+
+    last_index = -1
+    for frame in source.frames():
+        last_index = frame.index
+        indices.append(frame.index)
+        times.append(frame.timestamp)
+        arrays.append(preprocess(frame.image))
+        if frame.index % settings.hop == 0:
+            pending.append(_Pending(frame.index, frame.timestamp, centred_end_time(frame.timestamp, spec, fps)))
+        while pending and pending[0].end_time <= frame.timestamp:
+            cut(pending.popleft())
+        if len(ready) >= settings.batch_size:
+            flush()
+        # keep only what pending and future windows can still pick
+        oldest_needed = (pending[0].end_time if pending else frame.timestamp) - span - margin
+        while len(times) > 1 and times[1] <= oldest_needed:
+            indices.popleft(), times.popleft(), arrays.popleft()
+        peak_buffer = max(peak_buffer, len(arrays))
+        if progress:
+            progress(1)
+    while pending:  # the last windows run past the end: the last frame repeats
+        cut(pending.popleft())
+    flush()
+    return AnalysisResult(
+        source=source.name, fps=fps, frame_count=last_index + 1, frames_skipped=source.frames_skipped,
+        claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
+        seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=peak_buffer)

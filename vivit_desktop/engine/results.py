@@ -1,0 +1,202 @@
+"""Results: per window (probabilities, top-k, temporal attention per frame, latency), per frame
+(overlapping windows averaged), segments, and their export as JSON and CSV (atomic writes,
+never over an existing file unless asked).
+
+JSON schema `vivit-desktop/analysis` version 1:
+    {"schema", "version", "source", "video_sha256", "fps", "frame_count", "claimed_frame_count",
+     "frames_skipped", "model": {"name", "variant", "sha256", "labels"},
+     "settings": {"hop", "num_frames", "frame_stride", "clip_fps", "image_size"},
+     "device", "seconds",
+     "windows":  [{"index", "centre_frame", "frames": [...], "start_frame", "end_frame",
+                   "top": [[label, p], ...], "probs": [...], "attention": [...], "latency_s"}],
+     "frames":   [{"frame", "time", "label", "confidence", "attention"}],
+     "segments": [{"start_frame", "end_frame", "start_time", "end_time", "label", "confidence"}]}
+CSV: FILE.csv holds the per-frame table (frame, time, label, confidence, attention, then one
+probability column per label), FILE.windows.csv the windows, FILE.segments.csv the segments;
+their first lines, starting with '#', record the model, its hash and the window settings
+(`pandas.read_csv(path, comment="#")` reads them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import atomic_write_text, check_writable
+from ..model.config import ModelCard
+
+SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    index: int
+    centre_frame: int
+    frames: tuple[int, ...]  # the source frames it sampled, in order (repeats at the edges)
+    probs: np.ndarray  # (classes,)
+    attention: np.ndarray  # (num_frames,) one weight per sampled frame, sums to 1
+    latency_s: float
+
+    @property
+    def start_frame(self) -> int:
+        return self.frames[0]
+
+    @property
+    def end_frame(self) -> int:
+        return self.frames[-1]
+
+    def top(self, labels: tuple[str, ...], k: int) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(labels[i], float(self.probs[i])) for i in order]
+
+
+@dataclass
+class AnalysisResult:
+    source: str
+    fps: float
+    frame_count: int
+    frames_skipped: int
+    claimed_frame_count: int | None
+    card: ModelCard
+    hop: int
+    windows: list[WindowResult]
+    seconds: float
+    device: str = "cpu"
+    peak_buffered_frames: int = 0
+    model_sha256: str = ""
+    video_sha256: str = ""
+    _frame_probs: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.card.labels
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps
+
+    def frame_probs(self) -> np.ndarray:
+        """(frames, classes): each frame's mean over the windows whose span covers it."""
+        if self._frame_probs is None:
+            total = np.zeros((self.frame_count, len(self.labels)))
+            count = np.zeros(self.frame_count)
+            for w in self.windows:
+                total[w.start_frame:w.end_frame + 1] += w.probs
+                count[w.start_frame:w.end_frame + 1] += 1
+            with np.errstate(invalid="ignore"):
+                self._frame_probs = total / count[:, None]
+        return self._frame_probs
+
+    def frame_attention(self) -> np.ndarray:
+        """(frames,): the temporal attention each frame received, averaged over the windows that
+        sampled it; 0 for frames no window sampled."""
+        total, count = np.zeros(self.frame_count), np.zeros(self.frame_count)
+        for w in self.windows:
+            seen = set()
+            for f, a in zip(w.frames, w.attention):
+                total[f] += a
+                if f not in seen:
+                    count[f] += 1
+                    seen.add(f)
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+    def segments(self) -> list[dict]:
+        """Runs of frames with the same leading label."""
+        probs = self.frame_probs()
+        out: list[dict] = []
+        for f in range(self.frame_count):
+            if np.isnan(probs[f, 0]):
+                continue
+            label = int(np.argmax(probs[f]))
+            if out and out[-1]["_label"] == label and out[-1]["end_frame"] == f - 1:
+                out[-1]["end_frame"] = f
+                out[-1]["_sum"] += probs[f, label]
+            else:
+                out.append({"start_frame": f, "end_frame": f, "_label": label, "_sum": probs[f, label]})
+        return [{"start_frame": s["start_frame"], "end_frame": s["end_frame"],
+                 "start_time": round(s["start_frame"] / self.fps, 6), "end_time": round((s["end_frame"] + 1) / self.fps, 6),
+                 "label": self.labels[s["_label"]],
+                 "confidence": round(float(s["_sum"] / (s["end_frame"] - s["start_frame"] + 1)), 6)}
+                for s in out]
+
+    def top_actions(self, k: int = 3) -> list[tuple[str, float]]:
+        """Labels by their share of the video's frames as the leading label."""
+        share: dict[str, int] = {}
+        for s in self.segments():
+            share[s["label"]] = share.get(s["label"], 0) + s["end_frame"] - s["start_frame"] + 1
+        ranked = sorted(share.items(), key=lambda kv: -kv[1])[:k]
+        return [(label, n / max(self.frame_count, 1)) for label, n in ranked]
+
+    # -- export ------------------------------------------------------------------------------
+    def _model(self) -> dict:
+        return {"name": self.card.name, "variant": self.card.variant, "sha256": self.model_sha256,
+                "labels": list(self.labels)}
+
+    def _settings(self) -> dict:
+        return {"hop": self.hop, "num_frames": self.card.num_frames, "frame_stride": self.card.frame_stride,
+                "clip_fps": self.card.fps, "image_size": self.card.image_size}
+
+    def to_dict(self, top_k: int = 5) -> dict:
+        probs, attention = self.frame_probs(), self.frame_attention()
+        frames = []
+        for f in range(self.frame_count):
+            row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
+                   "attention": round(float(attention[f]), 6)}
+            if not np.isnan(probs[f, 0]):
+                best = int(np.argmax(probs[f]))
+                row.update(label=self.labels[best], confidence=round(float(probs[f, best]), 6))
+            frames.append(row)
+        return {
+            "schema": SCHEMA, "version": SCHEMA_VERSION, "source": self.source, "video_sha256": self.video_sha256,
+            "fps": self.fps, "frame_count": self.frame_count, "claimed_frame_count": self.claimed_frame_count,
+            "frames_skipped": self.frames_skipped, "model": self._model(), "settings": self._settings(),
+            "device": self.device, "seconds": round(self.seconds, 3),
+            "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
+                         "start_frame": w.start_frame, "end_frame": w.end_frame,
+                         "top": [[label, round(p, 6)] for label, p in w.top(self.labels, top_k)],
+                         "probs": [round(float(p), 6) for p in w.probs],
+                         "attention": [round(float(a), 6) for a in w.attention],
+                         "latency_s": round(w.latency_s, 6)} for w in self.windows],
+            "frames": frames,
+            "segments": self.segments(),
+        }
+
+    def write_json(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
+        return [atomic_write_text(path, json.dumps(self.to_dict(top_k), indent=1) + "\n", overwrite)]
+
+    def write_csv(self, path: str | Path, overwrite: bool = False) -> list[Path]:
+        path = Path(path)
+        stem = path.with_suffix("")
+        targets = [path, stem.with_name(stem.name + ".windows.csv"), stem.with_name(stem.name + ".segments.csv")]
+        for target in targets:  # refuse before writing any of the three
+            check_writable(target, overwrite)
+        header = (f"# source: {self.source}\n# model: {self.card.name} ({self.card.variant}) sha256 {self.model_sha256}\n"
+                  f"# settings: {json.dumps(self._settings())}\n")
+        data = self.to_dict()
+        labels = list(self.labels)
+        probs = self.frame_probs()
+        frame_rows = [[r["frame"], r["time"], r["label"] or "", "" if r["confidence"] is None else r["confidence"],
+                       r["attention"], *(["" if np.isnan(p) else round(float(p), 6) for p in probs[r["frame"]]])]
+                      for r in data["frames"]]
+        window_rows = [[w["index"], w["centre_frame"], w["start_frame"], w["end_frame"], w["top"][0][0],
+                        w["top"][0][1], w["latency_s"], *w["probs"]] for w in data["windows"]]
+        segment_rows = [list(s.values()) for s in data["segments"]]
+        tables = [
+            (["frame", "time", "label", "confidence", "attention", *[f"p_{label}" for label in labels]], frame_rows),
+            (["window", "centre_frame", "start_frame", "end_frame", "label", "confidence", "latency_s",
+              *[f"p_{label}" for label in labels]], window_rows),
+            (["start_frame", "end_frame", "start_time", "end_time", "label", "confidence"], segment_rows),
+        ]
+        for target, (columns, rows) in zip(targets, tables):
+            buffer = io.StringIO()
+            buffer.write(header)
+            writer = csv.writer(buffer)
+            writer.writerow(columns)
+            writer.writerows(rows)
+            atomic_write_text(target, buffer.getvalue(), overwrite)
+        return targets
