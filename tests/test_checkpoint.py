@@ -73,24 +73,20 @@ class _Exploit:
         return (os.system, (f"touch {_Exploit.marker}",))
 
 
-def test_a_pickle_carrying_code_is_refused_and_never_run(tmp_path):
+def _plain_pickle(obj, path):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+@pytest.mark.parametrize("write, filename", [(_plain_pickle, "evil.pt"), (torch.save, "evil.pth")],
+                         ids=["legacy-pickle", "zip-pytorch"])
+def test_a_pickle_carrying_code_is_refused_and_never_run(tmp_path, write, filename):
     _, _, card = saved(tmp_path)
     _Exploit.marker = tmp_path / "pwned"
-    with open(tmp_path / "evil.pt", "wb") as f:
-        pickle.dump({"head.weight": _Exploit()}, f)
-    (tmp_path / "evil.json").write_text(card.read_text())
-    with pytest.raises(CheckpointError, match=r"evil\.pt.*pickled Python objects.*refused"):
-        load_model(tmp_path / "evil.pt")
-    assert not _Exploit.marker.exists()
-
-
-def test_a_zip_pytorch_file_with_code_is_refused(tmp_path):
-    _, _, card = saved(tmp_path)
-    _Exploit.marker = tmp_path / "pwned2"
-    torch.save({"head.weight": _Exploit()}, tmp_path / "evil2.pth")
-    (tmp_path / "evil2.json").write_text(card.read_text())
-    with pytest.raises(CheckpointError, match=r"evil2\.pth.*refused"):
-        load_model(tmp_path / "evil2.pth")
+    write({"head.weight": _Exploit()}, tmp_path / filename)
+    (tmp_path / filename).with_suffix(".json").write_text(card.read_text())
+    with pytest.raises(CheckpointError, match=rf"{filename.replace('.', '[.]')}.*pickled Python objects.*refused"):
+        load_model(tmp_path / filename)
     assert not _Exploit.marker.exists()
 
 

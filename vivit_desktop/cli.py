@@ -225,7 +225,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.analysis import WindowSettings, analyze_source
     from .engine.predictor import Predictor
     from .engine.sources import SourceError, open_source
-    from .fileio import sha256_file
+    from .fileio import check_writable, sha256_file
 
     settings = WindowSettings(hop=args.hop, batch_size=args.batch)
     if args.top_k < 1:
@@ -238,8 +238,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for video in videos:
         try:
             out = _output_for(video, args, many)
-            if out is not None and out.exists() and not args.force:
-                raise UserError(f"{out} already exists; choose another name or pass --force to overwrite it")
+            if out is not None:
+                check_writable(out, args.force)  # refuse before spending time on the analysis
             with open_source(video) as source:
                 bar = None
                 if not args.no_progress:
@@ -255,10 +255,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             result.model_sha256 = model_hash
             result.video_sha256 = sha256_file(video)
             written = []
-            if out is not None:
-                writer = result.write_csv if out.suffix.lower() == ".csv" else result.write_json
-                written = writer(out, overwrite=args.force) if writer == result.write_csv else \
-                    writer(out, overwrite=args.force, top_k=args.top_k)
+            if out is not None and out.suffix.lower() == ".csv":
+                written = result.write_csv(out, overwrite=args.force)
+            elif out is not None:
+                written = result.write_json(out, overwrite=args.force, top_k=args.top_k)
             _print_summary(video, result, written)
         except (SourceError, UserError, OSError, ValueError) as e:
             failures += 1
