@@ -265,3 +265,24 @@ def test_cli_analyze_keeps_going_past_bad_inputs(tmp_path):
     assert json.loads((out / "good.json").read_text())["frame_count"] == 20
     assert not (out / "empty.json").exists()
     assert "20 frames" in done.stdout and "real time" in done.stdout
+
+
+def test_model2_reuses_tubelets_and_gives_the_uncached_probabilities():
+    """Hop = one tubelet (frame_stride 2 x tubelet 2 = 4 frames): every window after the first
+    costs one new spatial pass, and the probabilities and attention equal the uncached path."""
+    model = create_model("vivit_t16x2_fe", labels=["a", "b", "c"], num_frames=8, image_size=32, depth=2,
+                         temporal_depth=1)
+    cached, plain = Predictor(model, device="cpu"), Predictor(model, device="cpu", reuse=False)
+    settings = WindowSettings(hop=4, batch_size=3)
+    a = analyze_source(SyntheticSource(120), cached, settings)
+    b = analyze_source(SyntheticSource(120), plain, settings)
+    np.testing.assert_allclose(np.stack([w.probs for w in a.windows]), np.stack([w.probs for w in b.windows]),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.stack([w.attention for w in a.windows]),
+                               np.stack([w.attention for w in b.windows]), atol=1e-5)
+    nt = model.config.temporal_tokens
+    assert plain.spatial_passes == nt * len(b.windows) == 120
+    # the first window's tubelets at the video's start repeat frame 0; after that one new tubelet
+    # per window, except the last windows that run past the end (their last frame repeats)
+    assert cached.spatial_passes < plain.spatial_passes / 2
+    assert cached.spatial_passes <= nt + len(a.windows) + 2

@@ -51,6 +51,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     ready: list[tuple[_Pending, list[int], np.ndarray]] = []
     windows: list[WindowResult] = []
     peak_buffer = 0
+    source_key = object()  # Model 2's tubelet cache: frame indices are only unique within this run
     started = time.perf_counter()
 
     def cut(p: _Pending) -> None:
@@ -61,7 +62,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     def flush() -> None:
         if not ready:
             return
-        prediction = predictor.predict(np.stack([clip for _, _, clip in ready]))
+        prediction = predictor.predict(np.stack([clip for _, _, clip in ready]),
+                                       frames=[frames for _, frames, _ in ready], source=source_key)
         each = prediction.seconds / len(ready)
         for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
             windows.append(WindowResult(len(windows), p.centre_index, tuple(frames), probs, attention, each))

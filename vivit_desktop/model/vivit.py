@@ -182,13 +182,41 @@ class ViViT(nn.Module):
         """Logits and the attention read-out. Same logits as `forward` (tested); only the last
         layer differs, and it never forms an N x N matrix for Models 1 and 2."""
         self.check_input(x)
-        feats, temporal_tokens, spatial = self.backbone(self.patch_embed(x), readout=True)
+        return self._head_and_readout(*self.backbone(self.patch_embed(x), readout=True))
+
+    def _head_and_readout(self, feats: Tensor, temporal_tokens: Tensor,
+                          spatial: Tensor | None) -> tuple[Tensor, AttentionReadout]:
         t = self.config.tubelet_size
         per_frame = temporal_tokens.repeat_interleave(t, dim=1) / t  # (B, nt) -> (B, T)
         if spatial is not None:
             g = self.config.grid_size
             spatial = spatial.reshape(spatial.shape[0], spatial.shape[1], g, g)  # (B, nt, nh, nw)
         return self.forward_head(feats), AttentionReadout(per_frame, temporal_tokens, spatial)
+
+
+    # -- Model 2's sliding-window reuse: a tubelet's spatial encoding depends on its frames only
+    def encode_tubelets(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Model 2 only. (B, t, C, H, W), one tubelet each -> its spatial-encoder representation
+        (B, D) and its CLS attention over its patches (B, S). Independent of the tubelet's
+        position in a clip, so a sliding window can cache it."""
+        self._require_factorised_encoder()
+        c = self.config
+        expected = (c.tubelet_size, c.in_channels, c.image_size, c.image_size)
+        if x.ndim != 5 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"expected tubelets of shape (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+        frames, row = self.backbone.encode_frames(self.patch_embed(x), readout=True)
+        return frames[:, 0], _normalise(_cls_row(row))
+
+    def classify_tubelets(self, frames: Tensor, spatial: Tensor) -> tuple[Tensor, AttentionReadout]:
+        """Model 2 only. The nt tubelet representations of each clip (B, nt, D) and their spatial
+        attention (B, nt, S) -> the same logits and read-out as `forward_with_attention`."""
+        self._require_factorised_encoder()
+        feats, row = self.backbone.encode_clip(frames, readout=True)
+        return self._head_and_readout(feats, _normalise(_cls_row(row)), spatial)
+
+    def _require_factorised_encoder(self) -> None:
+        if self.variant != FACTORISED_ENCODER:
+            raise ValueError(f"only Model 2 (factorised encoder) encodes tubelets separately, not {self.variant}")
 
 
 def _init_weights(module: nn.Module) -> None:
