@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 # FFmpeg's own log (e.g. three lines per undecodable AV1 frame) would drown our one clear
 # message; errors still reach the user through SourceError. Must be set before cv2 loads.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings, e.g. on a stream timeout
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -205,8 +208,173 @@ class LoopingSource(VideoSource):
             loops += 1
 
 
-def open_source(spec: str | Path) -> VideoSource:
-    """A file or a folder of images."""
+class _LiveCapture(VideoSource):
+    """A camera or a network stream: frames as they come, timed by the clock on arrival
+    (a prediction is about now), indices counting up from 0."""
+
+    is_live = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cap = None
+        self._t0: float | None = None
+        self._last_stamp = -1.0
+
+    def _stamp(self) -> float:
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0 = now
+        self._last_stamp = max(now - self._t0, self._last_stamp + 1e-6)  # strictly increasing
+        return self._last_stamp
+
+    def _emit(self, image: np.ndarray) -> Frame:
+        frame = Frame(self.frames_read, self._stamp(), _to_rgb(image))
+        self.frames_read += 1
+        return frame
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class CameraSource(_LiveCapture):
+    """A camera by index. Asks the driver for a buffer of one frame, so frames are not queued
+    behind the newest; resolution and fps are requested and what the device gave is reported
+    (`size`, `fps`). `capture` makes the device (for tests: anything with VideoCapture's methods)."""
+
+    def __init__(self, index: int, width: int | None = None, height: int | None = None, fps: float | None = None,
+                 capture: Callable[[int], object] | None = None, stall_s: float = 3.0) -> None:
+        super().__init__()
+        self.index, self.name, self.stall_s = index, f"camera {index}", stall_s
+        cap = (capture or cv2.VideoCapture)(index)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"camera {index} could not be opened: there is no such camera or another program "
+                              "is using it. Try another index (0 is usually the built-in one) or close the other "
+                              "program")
+        self._cap = cap
+        self.buffer_of_one = bool(cap.set(cv2.CAP_PROP_BUFFERSIZE, 1))
+        if width and height:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if fps:
+            cap.set(cv2.CAP_PROP_FPS, fps)
+        self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        given = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(given) if given and 1.0 <= given <= 1000.0 else (fps or 30.0)
+        if width and height and self.size != (width, height):
+            log.warning("camera %d gives %dx%d, not the %dx%d asked for", index, *self.size, width, height)
+        if fps and abs(self.fps - fps) > 0.5:
+            log.warning("camera %d runs at %.1f fps, not the %.1f asked for", index, self.fps, fps)
+
+    def frames(self) -> Iterator[Frame]:
+        stalled_since = None
+        while self._cap is not None:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                stalled_since = None
+                yield self._emit(image)
+                continue
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > self.stall_s:
+                raise SourceError(f"camera {self.index} stopped delivering frames after {self.frames_read} "
+                                  "(unplugged, or taken by another program?)")
+            time.sleep(0.02)
+
+
+# Low latency for network streams: RTSP over TCP (no lost UDP packets), no input buffering.
+_STREAM_OPTIONS = "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay"
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+
+
+class StreamSource(_LiveCapture):
+    """A network stream (rtsp://, http(s):// MJPEG or MPEG-TS, ...). When it drops, it reconnects,
+    waiting longer between tries, for up to `reconnect_s` seconds; `reconnects` counts them."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0, reconnect_s: float = 30.0) -> None:
+        super().__init__()
+        self.url, self.timeout_s, self.reconnect_s = url, timeout_s, reconnect_s
+        self.name = _redact(url)
+        self.reconnects = 0
+        self._cap = self._connect()
+        if self._cap is None:
+            raise SourceError(f"{self.name}: could not connect within {timeout_s:g} s. Check the address, that the "
+                              "stream is running, and that no firewall blocks it")
+        given = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(given) if given and 1.0 <= given <= 240.0 else 30.0
+
+    def _connect(self):
+        ms = int(self.timeout_s * 1000)
+        previous = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = _STREAM_OPTIONS
+        try:
+            cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        finally:
+            if previous is None:
+                os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+            else:
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = previous
+        if cap.isOpened():
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the backend honours it
+            return cap
+        cap.release()
+        return None
+
+    def frames(self) -> Iterator[Frame]:
+        while self._cap is not None:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                yield self._emit(image)
+                continue
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        self.close()
+        log.warning("%s: the stream dropped after %d frames; reconnecting", self.name, self.frames_read)
+        deadline, pause = time.monotonic() + self.reconnect_s, 0.25
+        while time.monotonic() < deadline:
+            cap = self._connect()
+            if cap is not None:
+                self._cap = cap
+                self.reconnects += 1
+                log.warning("%s: reconnected", self.name)
+                return
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 4.0)
+        raise SourceError(f"{self.name}: the stream dropped after {self.frames_read} frames and did not come back "
+                          f"within {self.reconnect_s:g} s")
+
+
+def _redact(url: str) -> str:
+    """The URL without a password, for messages and titles."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def paced(frames: Iterable[Frame], speed: float = 1.0) -> Iterator[Frame]:
+    """Frames no sooner than their timestamps say: a file played as if it were live."""
+    start = None
+    for frame in frames:
+        now = time.perf_counter()
+        if start is None:
+            start = now - frame.timestamp / speed
+        delay = start + frame.timestamp / speed - now
+        if delay > 0:
+            time.sleep(delay)
+        yield frame
+
+
+def is_stream_url(spec: str) -> bool:
+    return bool(re.match(rf"^({'|'.join(STREAM_SCHEMES)})://", str(spec), re.IGNORECASE))
+
+
+def open_source(spec: str | Path | int) -> VideoSource:
+    """A camera (an index: 0, 1, ...), a network stream URL, a folder of images or a video file."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and not Path(spec).exists()):
+        return CameraSource(int(spec))
+    if isinstance(spec, str) and is_stream_url(spec):
+        return StreamSource(spec)
     path = Path(spec)
     if path.is_dir():
         return ImageFolderSource(path)
