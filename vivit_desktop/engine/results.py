@@ -5,14 +5,19 @@ never over an existing file unless asked).
 JSON schema `vivit-desktop/analysis` version 1:
     {"schema", "version", "source", "video_sha256", "fps", "frame_count", "claimed_frame_count",
      "frames_skipped", "model": {"name", "variant", "sha256", "labels"},
-     "settings": {"hop", "num_frames", "frame_stride", "clip_fps", "image_size"},
+     "settings": {"hop", "num_frames", "frame_stride", "clip_fps", "image_size",
+                  "post": {"smoothing", "mean_frames", "ema_alpha", "threshold", "class_thresholds",
+                           "hysteresis", "min_bout_s"}},
      "device", "seconds",
      "windows":  [{"index", "centre_frame", "frames": [...], "start_frame", "end_frame",
                    "top": [[label, p], ...], "probs": [...], "attention": [...], "latency_s"}],
      "frames":   [{"frame", "time", "label", "confidence", "attention"}],
      "segments": [{"start_frame", "end_frame", "start_time", "end_time", "label", "confidence"}]}
+Per-frame labels, confidences and segments are after post-processing (engine/postprocess.py);
+window probabilities are the model's own.
 CSV: FILE.csv holds the per-frame table (frame, time, label, confidence, attention, then one
-probability column per label), FILE.windows.csv the windows, FILE.segments.csv the segments;
+(smoothed) probability column per label), FILE.windows.csv the windows (with a `top` column
+"label:p;label:p;..."), FILE.segments.csv the segments;
 their first lines, starting with '#', record the model, its hash and the window settings
 (`pandas.read_csv(path, comment="#")` reads them).
 """
@@ -29,6 +34,7 @@ import numpy as np
 
 from ..fileio import atomic_write_text, check_writable
 from ..model.config import ModelCard
+from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
 
 SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
 
@@ -70,6 +76,7 @@ class AnalysisResult:
     peak_buffered_frames: int = 0
     model_sha256: str = ""
     video_sha256: str = ""
+    post: PostProcessing = field(default_factory=PostProcessing)
     _frame_probs: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -105,24 +112,27 @@ class AnalysisResult:
                     seen.add(f)
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
+    def smoothed_probs(self) -> np.ndarray:
+        """(frames, classes) after the post-processing's smoothing; NaN rows where no window covers."""
+        return smooth(self.frame_probs(), self.post)
+
+    def frame_labels(self) -> np.ndarray:
+        """(frames,) the label index shown for each frame, or -1 for none (see postprocess)."""
+        return frame_labels(self.smoothed_probs(), self.labels, self.post)
+
     def segments(self) -> list[dict]:
-        """Runs of frames with the same leading label."""
-        probs = self.frame_probs()
-        out: list[dict] = []
-        for f in range(self.frame_count):
-            if np.isnan(probs[f, 0]):
+        """Runs of frames with one label, after post-processing; frames with no label are gaps."""
+        probs = self.smoothed_probs()
+        out = []
+        for start, end, label in segments(self.frame_labels(), self.fps, self.post):
+            if label == NONE:
                 continue
-            label = int(np.argmax(probs[f]))
-            if out and out[-1]["_label"] == label and out[-1]["end_frame"] == f - 1:
-                out[-1]["end_frame"] = f
-                out[-1]["_sum"] += probs[f, label]
-            else:
-                out.append({"start_frame": f, "end_frame": f, "_label": label, "_sum": probs[f, label]})
-        return [{"start_frame": s["start_frame"], "end_frame": s["end_frame"],
-                 "start_time": round(s["start_frame"] / self.fps, 6), "end_time": round((s["end_frame"] + 1) / self.fps, 6),
-                 "label": self.labels[s["_label"]],
-                 "confidence": round(float(s["_sum"] / (s["end_frame"] - s["start_frame"] + 1)), 6)}
-                for s in out]
+            with np.errstate(invalid="ignore"):
+                confidence = float(np.nanmean(probs[start:end + 1, label]))
+            out.append({"start_frame": start, "end_frame": end, "start_time": round(start / self.fps, 6),
+                        "end_time": round((end + 1) / self.fps, 6), "label": self.labels[label],
+                        "confidence": round(confidence, 6)})
+        return out
 
     def top_actions(self, k: int = 3) -> list[tuple[str, float]]:
         """Labels by their share of the video's frames as the leading label."""
@@ -139,17 +149,16 @@ class AnalysisResult:
 
     def _settings(self) -> dict:
         return {"hop": self.hop, "num_frames": self.card.num_frames, "frame_stride": self.card.frame_stride,
-                "clip_fps": self.card.fps, "image_size": self.card.image_size}
+                "clip_fps": self.card.fps, "image_size": self.card.image_size, "post": self.post.to_dict()}
 
     def to_dict(self, top_k: int = 5) -> dict:
-        probs, attention = self.frame_probs(), self.frame_attention()
+        probs, attention, shown = self.smoothed_probs(), self.frame_attention(), self.frame_labels()
         frames = []
         for f in range(self.frame_count):
             row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
                    "attention": round(float(attention[f]), 6)}
-            if not np.isnan(probs[f, 0]):
-                best = int(np.argmax(probs[f]))
-                row.update(label=self.labels[best], confidence=round(float(probs[f, best]), 6))
+            if shown[f] != NONE:
+                row.update(label=self.labels[shown[f]], confidence=round(float(probs[f, shown[f]]), 6))
             frames.append(row)
         return {
             "schema": SCHEMA, "version": SCHEMA_VERSION, "source": self.source, "video_sha256": self.video_sha256,
@@ -169,7 +178,7 @@ class AnalysisResult:
     def write_json(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
         return [atomic_write_text(path, json.dumps(self.to_dict(top_k), indent=1) + "\n", overwrite)]
 
-    def write_csv(self, path: str | Path, overwrite: bool = False) -> list[Path]:
+    def write_csv(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
         path = Path(path)
         stem = path.with_suffix("")
         targets = [path, stem.with_name(stem.name + ".windows.csv"), stem.with_name(stem.name + ".segments.csv")]
@@ -177,18 +186,19 @@ class AnalysisResult:
             check_writable(target, overwrite)
         header = (f"# source: {self.source}\n# model: {self.card.name} ({self.card.variant}) sha256 {self.model_sha256}\n"
                   f"# settings: {json.dumps(self._settings())}\n")
-        data = self.to_dict()
+        data = self.to_dict(top_k)
         labels = list(self.labels)
-        probs = self.frame_probs()
+        probs = self.smoothed_probs()
         frame_rows = [[r["frame"], r["time"], r["label"] or "", "" if r["confidence"] is None else r["confidence"],
                        r["attention"], *(["" if np.isnan(p) else round(float(p), 6) for p in probs[r["frame"]]])]
                       for r in data["frames"]]
         window_rows = [[w["index"], w["centre_frame"], w["start_frame"], w["end_frame"], w["top"][0][0],
-                        w["top"][0][1], w["latency_s"], *w["probs"]] for w in data["windows"]]
+                        w["top"][0][1], ";".join(f"{label}:{p}" for label, p in w["top"]), w["latency_s"], *w["probs"]]
+                       for w in data["windows"]]
         segment_rows = [list(s.values()) for s in data["segments"]]
         tables = [
             (["frame", "time", "label", "confidence", "attention", *[f"p_{label}" for label in labels]], frame_rows),
-            (["window", "centre_frame", "start_frame", "end_frame", "label", "confidence", "latency_s",
+            (["window", "centre_frame", "start_frame", "end_frame", "label", "confidence", "top", "latency_s",
               *[f"p_{label}" for label in labels]], window_rows),
             (["start_frame", "end_frame", "start_time", "end_time", "label", "confidence"], segment_rows),
         ]
