@@ -67,8 +67,22 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="where to write results: a .json or .csv file for one video, a folder for several")
     analyze.add_argument("--format", choices=("json", "csv"), default="json",
                          help="file format when --out is a folder (default json)")
+    analyze.add_argument("--annotated", type=Path, metavar="OUT.mp4|FOLDER",
+                         help="also write the video with the top-k predictions drawn on it (a folder for several)")
     analyze.add_argument("--force", action="store_true", help="overwrite existing result files")
+    analyze.add_argument("--no-cache", action="store_true",
+                         help="run the model even if cached results for this video, model and hop exist")
     analyze.add_argument("--no-progress", action="store_true", help="no progress bar")
+    post = analyze.add_argument_group("post-processing (on the cached probabilities; no re-run needed)")
+    post.add_argument("--smooth", default="none", metavar="none|mean:FRAMES|ema:ALPHA",
+                      help="smooth per-frame probabilities: centred moving average or causal EMA (default none)")
+    post.add_argument("--threshold", action="append", default=[], metavar="P|LABEL=P",
+                      help="a frame gets a label only if its probability reaches P; LABEL=P for one class "
+                           "(repeatable)")
+    post.add_argument("--hysteresis", type=int, default=1, metavar="N",
+                      help="the label changes only when N consecutive frames agree (default 1)")
+    post.add_argument("--min-bout", type=float, default=0.0, metavar="SECONDS",
+                      help="merge segments shorter than this into a neighbour (default 0)")
 
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
@@ -210,19 +224,43 @@ def _collect_videos(paths: list[Path]) -> list[Path]:
     return videos
 
 
-def _output_for(video: Path, args: argparse.Namespace, many: bool) -> Path | None:
-    if args.out is None:
+def _output_for(video: Path, out: Path | None, suffixes: tuple[str, ...], default_suffix: str,
+                many: bool, flag: str) -> Path | None:
+    """Where one video's file goes: `out` itself for one video, or `out`/VIDEO.suffix."""
+    if out is None:
         return None
-    if many or args.out.is_dir():
-        args.out.mkdir(parents=True, exist_ok=True)
-        return args.out / f"{video.stem}.{args.format}"
-    if args.out.suffix.lower() not in (".json", ".csv"):
-        raise UserError(f"--out {args.out}: give a .json or .csv file, or a folder")
-    return args.out
+    if many or out.is_dir() or not out.suffix:
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{video.stem}{default_suffix}"
+    if out.suffix.lower() not in suffixes:
+        raise UserError(f"{flag} {out}: give a {' or '.join(suffixes)} file, or a folder")
+    return out
+
+
+def _post_processing(args: argparse.Namespace, labels: tuple[str, ...]):
+    from .engine.postprocess import PostProcessing
+
+    fields = PostProcessing.parse_smoothing(args.smooth)
+    per_class = []
+    for item in args.threshold:
+        name, _, value = item.rpartition("=")
+        try:
+            probability = float(value)
+        except ValueError:
+            raise UserError(f"--threshold {item!r}: give a probability (0.6) or LABEL=P (walk=0.6)") from None
+        if name:
+            per_class.append((name, probability))
+        else:
+            fields["threshold"] = probability
+    post = PostProcessing(**fields, class_thresholds=tuple(per_class), hysteresis=args.hysteresis,
+                          min_bout_s=args.min_bout)
+    post.thresholds(labels)  # unknown labels fail now, not after the first video
+    return post
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.analysis import WindowSettings, analyze_source
+    from .engine.cache import ResultCache
     from .engine.predictor import Predictor
     from .engine.sources import SourceError, open_source
     from .fileio import check_writable, sha256_file
@@ -231,35 +269,46 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UserError("--top-k must be at least 1")
     model, model_hash = _load_for_analysis(args.model)
+    post = _post_processing(args, model.card.labels)
     predictor = Predictor(model, device=args.device)
+    cache = ResultCache()
     videos = _collect_videos(args.videos)
     many = len(args.videos) > 1 or len(videos) > 1 or any(p.is_dir() for p in args.videos)
     failures = 0 if videos else 1
     for video in videos:
         try:
-            out = _output_for(video, args, many)
-            if out is not None:
-                check_writable(out, args.force)  # refuse before spending time on the analysis
-            with open_source(video) as source:
-                bar = None
-                if not args.no_progress:
-                    from tqdm import tqdm
-
-                    bar = tqdm(total=source.claimed_frame_count, unit="frame", desc=video.name, leave=False,
-                               file=sys.stderr)
-                try:
-                    result = analyze_source(source, predictor, settings, bar.update if bar else None)
-                finally:
-                    if bar:
-                        bar.close()
-            result.model_sha256 = model_hash
-            result.video_sha256 = sha256_file(video)
+            out = _output_for(video, args.out, (".json", ".csv"), f".{args.format}", many, "--out")
+            annotated = _output_for(video, args.annotated, (".mp4",), ".annotated.mp4", many, "--annotated")
+            for target in (out, annotated):
+                if target is not None:
+                    check_writable(target, args.force)  # refuse before spending time on the analysis
+            if not video.exists():
+                raise SourceError(f"{video}: no such file")
+            video_hash = sha256_file(video) if video.is_file() else ""
+            result = None if args.no_cache else cache.load(video_hash, model_hash, model.card, settings.hop)
+            if result is None:
+                with open_source(video) as source:
+                    result = _with_progress(video.name, source.claimed_frame_count, args.no_progress,
+                                            lambda tick: analyze_source(source, predictor, settings, tick))
+                result.model_sha256, result.video_sha256 = model_hash, video_hash
+                cache.store(result)
+                cached = False
+            else:
+                cached = True
+            result.post = post
             written = []
             if out is not None and out.suffix.lower() == ".csv":
-                written = result.write_csv(out, overwrite=args.force)
+                written = result.write_csv(out, overwrite=args.force, top_k=args.top_k)
             elif out is not None:
                 written = result.write_json(out, overwrite=args.force, top_k=args.top_k)
-            _print_summary(video, result, written)
+            if annotated is not None:
+                from .engine.annotate import write_annotated
+
+                with open_source(video) as source:
+                    written.append(_with_progress(f"{video.name} (annotating)", result.frame_count, args.no_progress,
+                                                  lambda tick: write_annotated(result, source, annotated, args.force,
+                                                                               min(args.top_k, 3), tick)))
+            _print_summary(video, result, written, cached)
         except (SourceError, UserError, OSError, ValueError) as e:
             failures += 1
             message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
@@ -267,7 +316,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _print_summary(video: Path, result, written) -> None:
+def _with_progress(description: str, total: int | None, quiet: bool, work):
+    """Run `work(tick)` with a tqdm bar on stderr (unless quiet); tick(n) advances it."""
+    if quiet:
+        return work(None)
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="frame", desc=description, leave=False, file=sys.stderr) as bar:
+        return work(bar.update)
+
+
+def _print_summary(video: Path, result, written, cached: bool = False) -> None:
     counted = f"{result.frame_count} frames"
     if result.claimed_frame_count and result.claimed_frame_count != result.frame_count:
         counted += f" (the container claims {result.claimed_frame_count})"
@@ -275,8 +334,12 @@ def _print_summary(video: Path, result, written) -> None:
         counted += f", {result.frames_skipped} undecodable skipped"
     speed = result.frame_count / result.seconds if result.seconds else float("inf")
     top = ", ".join(f"{label} {share:.0%}" for label, share in result.top_actions())
-    print(f"{video}: {counted}, {len(result.windows)} windows on {result.device}; "
-          f"{speed:.1f} frames/s, {result.duration / result.seconds if result.seconds else 0:.2f}x real time")
+    if cached:
+        print(f"{video}: {counted}, {len(result.windows)} windows, from the cache (no inference; --no-cache "
+              "to run again)")
+    else:
+        print(f"{video}: {counted}, {len(result.windows)} windows on {result.device}; "
+              f"{speed:.1f} frames/s, {result.duration / result.seconds if result.seconds else 0:.2f}x real time")
     print(f"  top actions (share of frames): {top}")
     for path in written:
         print(f"  wrote {path}")

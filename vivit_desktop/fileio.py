@@ -29,10 +29,11 @@ def check_writable(path: str | Path, overwrite: bool = False) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, on
-    failure it is removed and `path` is untouched."""
+    """Yield a temporary path beside `path`, ending in the same suffix (writers that pick the
+    format by the name need it); on success it replaces `path` in one rename, on failure it is
+    removed and `path` is untouched."""
     path = check_writable(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -27,3 +27,13 @@ def user_models_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "models"
+
+
+def user_cache_dir() -> Path:
+    """Cached analysis results (VIVIT_DESKTOP_CACHE overrides the platform default)."""
+    override = os.environ.get("VIVIT_DESKTOP_CACHE")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir as platform_cache_dir
+
+    return Path(platform_cache_dir(APP_NAME, appauthor=False)) / "analyses"

@@ -151,10 +151,25 @@ class AnalysisResult:
         return {"hop": self.hop, "num_frames": self.card.num_frames, "frame_stride": self.card.frame_stride,
                 "clip_fps": self.card.fps, "image_size": self.card.image_size, "post": self.post.to_dict()}
 
-    def to_dict(self, top_k: int = 5) -> dict:
+    @classmethod
+    def from_dict(cls, data: dict, card: ModelCard) -> "AnalysisResult":
+        """A result read back from `to_dict` (e.g. the sidecar cache), for the model whose card
+        is given; raises ValueError if it is not this schema or not this model's labels."""
+        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"not a {SCHEMA} v{SCHEMA_VERSION} file")
+        if tuple(data["model"]["labels"]) != card.labels:
+            raise ValueError("the results are for a model with other labels")
+        windows = [WindowResult(w["index"], w["centre_frame"], tuple(w["frames"]), np.asarray(w["probs"], np.float64),
+                                np.asarray(w["attention"], np.float64), w["latency_s"]) for w in data["windows"]]
+        return cls(source=data["source"], fps=data["fps"], frame_count=data["frame_count"],
+                   frames_skipped=data["frames_skipped"], claimed_frame_count=data["claimed_frame_count"], card=card,
+                   hop=data["settings"]["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
+                   model_sha256=data["model"]["sha256"], video_sha256=data["video_sha256"])
+
+    def to_dict(self, top_k: int = 5, per_frame: bool = True) -> dict:
         probs, attention, shown = self.smoothed_probs(), self.frame_attention(), self.frame_labels()
         frames = []
-        for f in range(self.frame_count):
+        for f in range(self.frame_count if per_frame else 0):
             row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
                    "attention": round(float(attention[f]), 6)}
             if shown[f] != NONE:
@@ -171,9 +186,7 @@ class AnalysisResult:
                          "probs": [round(float(p), 6) for p in w.probs],
                          "attention": [round(float(a), 6) for a in w.attention],
                          "latency_s": round(w.latency_s, 6)} for w in self.windows],
-            "frames": frames,
-            "segments": self.segments(),
-        }
+        } | ({"frames": frames, "segments": self.segments()} if per_frame else {})
 
     def write_json(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
         return [atomic_write_text(path, json.dumps(self.to_dict(top_k), indent=1) + "\n", overwrite)]

@@ -1,0 +1,66 @@
+"""The sidecar cache: a finished analysis is kept in the user cache folder, keyed by the video's
+and the model's SHA-256 and the window settings, so reopening a video shows its results without
+running the model. Post-processing is not part of the key: it is applied to the cached
+probabilities. A damaged or foreign cache file is ignored (and replaced on the next store)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from ..fileio import atomic_write_text
+from ..model.config import ModelCard
+from ..paths import user_cache_dir
+from .results import SCHEMA_VERSION, AnalysisResult
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> str:
+    settings = {"video": video_sha256, "model": model_sha256, "hop": hop, "num_frames": card.num_frames,
+                "frame_stride": card.frame_stride, "clip_fps": card.fps, "image_size": card.image_size,
+                "version": SCHEMA_VERSION}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def cacheable(video_sha256: str, model_sha256: str) -> bool:
+    """Only real files and real checkpoints: random weights differ on every run."""
+    return bool(video_sha256) and bool(model_sha256) and model_sha256 != "random-weights"
+
+
+class ResultCache:
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or user_cache_dir()
+
+    def path(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> Path:
+        return self.folder / f"{video_sha256[:16]}-{cache_key(video_sha256, model_sha256, card, hop)[:24]}.json"
+
+    def load(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> AnalysisResult | None:
+        if not cacheable(video_sha256, model_sha256):
+            return None
+        path = self.path(video_sha256, model_sha256, card, hop)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("cache_key") != cache_key(video_sha256, model_sha256, card, hop):
+                raise ValueError("its key does not match")
+            return AnalysisResult.from_dict(data, card)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring the damaged cache file %s: %s", path, e)
+            return None
+
+    def store(self, result: AnalysisResult) -> Path | None:
+        if not cacheable(result.video_sha256, result.model_sha256):
+            return None
+        key = cache_key(result.video_sha256, result.model_sha256, result.card, result.hop)
+        path = self.path(result.video_sha256, result.model_sha256, result.card, result.hop)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            data = result.to_dict(top_k=1, per_frame=False) | {"cache_key": key}
+            return atomic_write_text(path, json.dumps(data, separators=(",", ":")), overwrite=True)
+        except OSError as e:  # a full disk or a read-only cache must not fail the analysis
+            log.warning("could not cache the results in %s: %s", path, e)
+            return None
