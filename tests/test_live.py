@@ -285,3 +285,21 @@ def test_live_runner_reads_a_stream_end_to_end(server, model):
         runner.on_result = lambda r: (results.append(r), stop_soon(r))
         runner.run(source.frames(), stop)
     assert len(results) >= 3 and all(r.window.frames == tuple(sorted(r.window.frames)) for r in results)
+
+
+def test_cli_live_prints_predictions_from_a_stream_and_names_a_missing_camera(server, tmp_path, model):
+    from vivit_desktop.model import save_model
+
+    weights, _ = save_model(model, tmp_path / "m")
+    s = server("--fps", "30")
+    done = subprocess.run([sys.executable, "-m", "vivit_desktop", "live", s.url(), "--model", str(weights),
+                           "--hop", "4", "--seconds", "3"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if "latency" in line]
+    assert len(lines) >= 3 and all(" a " in line or " b " in line for line in lines)
+    missing = subprocess.run([sys.executable, "-m", "vivit_desktop", "live", "57", "--model", str(weights)],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "vivit-desktop live: error: camera 57 could not be opened: there is no such camera or another program is "
+        "using it. Try another index (0 is usually the built-in one) or close the other program"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -55,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="analyse videos headless and export the predictions",
                              description="Run the sliding-window classifier over whole videos (files, or folders "
                                          "of videos) and export per-window, per-frame and per-segment results.")
-    analyze.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files or folders of videos")
+    analyze.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
     analyze.add_argument("--model", required=True, metavar="NAME|PATH",
                          help="a checkpoint (NAME.safetensors with NAME.json), or a registered architecture name "
                               "(random weights: for checking the pipeline only)")
@@ -84,6 +85,20 @@ def _build_parser() -> argparse.ArgumentParser:
     post.add_argument("--min-bout", type=float, default=0.0, metavar="SECONDS",
                       help="merge segments shorter than this into a neighbour (default 0)")
 
+    live = sub.add_parser("live", help="predict live from a camera, a network stream or a file played in real time",
+                          description="Causal windows ending at the newest frame; while the model is busy the "
+                                      "waiting window is replaced by the newest (latest wins). Prints one line per "
+                                      "prediction with its latency. Ctrl+C stops.")
+    live.add_argument("source", help="a camera index (0), a stream URL (rtsp://, http://...), a video file or a "
+                                     "folder of images (played at its own speed)")
+    live.add_argument("--model", required=True, metavar="NAME|PATH", help="as for analyze")
+    live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    live.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
+    live.add_argument("--top-k", type=int, default=3, help="labels per line (default 3)")
+    live.add_argument("--seconds", type=float, help="stop after this many seconds")
+    live.add_argument("--size", metavar="WxH", help="ask a camera for this resolution, e.g. 640x480")
+    live.add_argument("--fps", type=float, help="ask a camera for this frame rate")
+
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
     return parser
@@ -97,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze}[args.command]
+    command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze,
+               "live": cmd_live}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -262,7 +278,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.analysis import WindowSettings, analyze_source
     from .engine.cache import ResultCache
     from .engine.predictor import Predictor
-    from .engine.sources import SourceError, open_source
+    from .engine.sources import SourceError, is_stream_url, open_source
     from .fileio import check_writable, sha256_file
 
     settings = WindowSettings(hop=args.hop, batch_size=args.batch)
@@ -272,8 +288,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     post = _post_processing(args, model.card.labels)
     predictor = Predictor(model, device=args.device)
     cache = ResultCache()
-    videos = _collect_videos(args.videos)
-    many = len(args.videos) > 1 or len(videos) > 1 or any(p.is_dir() for p in args.videos)
+    for spec in args.videos:
+        if is_stream_url(str(spec)) or re.match(r"^[a-z]+:/", str(spec)):
+            raise UserError(f"{spec}: analyze reads files; for a stream use `vivit-desktop live URL`")
+    videos = _collect_videos([Path(v) for v in args.videos])
+    many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
     failures = 0 if videos else 1
     for video in videos:
         try:
@@ -314,6 +333,62 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
             print(f"error: {message}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    import threading
+    import time
+
+    from .engine.live import LiveRunner
+    from .engine.predictor import Predictor
+    from .engine.sources import CameraSource, SourceError, open_source, paced
+
+    if args.hop < 1 or args.top_k < 1:
+        raise UserError("--hop and --top-k must be at least 1")
+    model, _ = _load_for_analysis(args.model)
+    predictor = Predictor(model, device=args.device)
+    labels = model.card.labels
+    if args.source.isdigit() and not Path(args.source).exists():
+        width = height = None
+        if args.size:
+            try:
+                width, height = (int(v) for v in args.size.lower().split("x"))
+            except ValueError:
+                raise UserError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 640x480") from None
+        source = CameraSource(int(args.source), width, height, args.fps)
+    else:
+        source = open_source(args.source)
+    stop = threading.Event()
+    errors: list[Exception] = []
+
+    def show(result) -> None:
+        w = result.window
+        top = "  ".join(f"{labels[i]} {w.probs[i]:.2f}" for i in w.probs.argsort()[::-1][:args.top_k])
+        print(f"{result.end_time:8.2f} s  frames {w.start_frame}-{w.end_frame}  {top}  "
+              f"(latency {result.latency_s * 1000:.0f} ms, {result.dropped} dropped)", flush=True)
+
+    if args.seconds:
+        timer = threading.Timer(args.seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+    started = time.perf_counter()
+    with source, LiveRunner(predictor, source.fps, args.hop, on_result=show, on_error=errors.append) as runner:
+        print(f"{source.name}: {source.fps:.1f} fps, model {model.card.name}, hop {args.hop}; Ctrl+C stops",
+              file=sys.stderr)
+        frames = source.frames() if source.is_live else paced(source.frames())
+        try:
+            runner.run(frames, stop)
+        except SourceError:
+            raise
+        finally:
+            stop.set()
+            runner.wait_idle(30)
+    elapsed = time.perf_counter() - started
+    print(f"{runner.pushed} frames in {elapsed:.1f} s, {runner.completed} predictions, {runner.dropped} windows "
+          "dropped (latest wins)", file=sys.stderr)
+    if errors:
+        raise UserError(f"inference failed: {errors[0]}")
+    return 0
 
 
 def _with_progress(description: str, total: int | None, quiet: bool, work):

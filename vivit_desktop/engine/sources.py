@@ -17,13 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-# FFmpeg's own log (e.g. three lines per undecodable AV1 frame) would drown our one clear
-# message; errors still reach the user through SourceError. Must be set before cv2 loads.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings, e.g. on a stream timeout
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 log = logging.getLogger(__name__)
 
