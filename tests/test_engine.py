@@ -286,3 +286,16 @@ def test_model2_reuses_tubelets_and_gives_the_uncached_probabilities():
     # per window, except the last windows that run past the end (their last frame repeats)
     assert cached.spatial_passes < plain.spatial_passes / 2
     assert cached.spatial_passes <= nt + len(a.windows) + 2
+
+
+def test_analysis_reports_windows_as_they_finish_and_can_be_cancelled(predictor):
+    from vivit_desktop.engine.analysis import Cancelled
+
+    batches = []
+    analyze_source(SyntheticSource(60), predictor, WindowSettings(hop=5, batch_size=4), on_windows=batches.append)
+    assert [len(b) for b in batches] == [4, 4, 4] and [w.index for b in batches for w in b] == list(range(12))
+    seen = []
+    with pytest.raises(Cancelled) as stopped:
+        analyze_source(SyntheticSource(600), predictor, WindowSettings(hop=5),
+                       progress=seen.append, cancelled=lambda: len(seen) >= 100)
+    assert stopped.value.partial.frame_count == 100 and len(stopped.value.partial.windows) < 20

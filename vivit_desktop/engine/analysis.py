@@ -35,8 +35,21 @@ class _Pending:
     end_time: float
 
 
+class Cancelled(Exception):
+    """The analysis was stopped by its caller; `partial` holds the windows done so far."""
+
+    def __init__(self, partial: AnalysisResult) -> None:
+        super().__init__("analysis cancelled")
+        self.partial = partial
+
+
 def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSettings = WindowSettings(),
-                   progress: Callable[[int], None] | None = None) -> AnalysisResult:
+                   progress: Callable[[int], None] | None = None,
+                   on_windows: Callable[[list[WindowResult]], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> AnalysisResult:
+    """Analyse a finite source. `progress(n)` after each decoded frame; `on_windows(batch)` as
+    each batch of windows is done (a player fills its timeline ahead of the playhead);
+    `cancelled()` is asked once per frame and, when true, stops with `Cancelled`."""
     card = predictor.card
     spec = ClipSpec.from_card(card)
     fps = source.fps
@@ -65,12 +78,23 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         prediction = predictor.predict(np.stack([clip for _, _, clip in ready]),
                                        frames=[frames for _, frames, _ in ready], source=source_key)
         each = prediction.seconds / len(ready)
+        done = len(windows)
         for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
             windows.append(WindowResult(len(windows), p.centre_index, tuple(frames), probs, attention, each))
         ready.clear()
+        if on_windows:
+            on_windows(windows[done:])
+
+    def result(frame_count: int) -> AnalysisResult:
+        return AnalysisResult(
+            source=source.name, fps=fps, frame_count=frame_count, frames_skipped=source.frames_skipped,
+            claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
+            seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=peak_buffer)
 
     last_index = -1
     for frame in source.frames():
+        if cancelled and cancelled():
+            raise Cancelled(result(last_index + 1))
         last_index = frame.index
         indices.append(frame.index)
         times.append(frame.timestamp)
@@ -91,7 +115,4 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     while pending:  # the last windows run past the end: the last frame repeats
         cut(pending.popleft())
     flush()
-    return AnalysisResult(
-        source=source.name, fps=fps, frame_count=last_index + 1, frames_skipped=source.frames_skipped,
-        claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
-        seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=peak_buffer)
+    return result(last_index + 1)
