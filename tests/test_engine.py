@@ -299,3 +299,22 @@ def test_analysis_reports_windows_as_they_finish_and_can_be_cancelled(predictor)
         analyze_source(SyntheticSource(600), predictor, WindowSettings(hop=5),
                        progress=seen.append, cancelled=lambda: len(seen) >= 100)
     assert stopped.value.partial.frame_count == 100 and len(stopped.value.partial.windows) < 20
+
+
+def test_variable_frame_rate_sparse_stretches_still_get_windows(predictor):
+    """Frames 20..39 come 1 s apart (the tree AVI does this): counting frames alone would leave
+    most of them covered by no window. The hop also runs on time, so every frame is labelled,
+    while the dense stretches keep one window every `hop` frames."""
+
+    class VFR(SyntheticSource):
+        def frames(self):
+            t = 0.0
+            for frame in super().frames():
+                yield Frame(frame.index, t, frame.image)
+                t += 1.0 if 20 <= frame.index < 40 else 1 / 25
+
+    result = analyze_source(VFR(60), predictor, WindowSettings(hop=8))
+    centres = [w.centre_frame for w in result.windows]
+    assert centres[:3] == [0, 8, 16] and centres[-2:] == [48, 56]
+    assert set(range(21, 40)) <= set(centres)  # one per second where frames are a second apart
+    assert not np.isnan(result.frame_probs()[:, 0]).any()

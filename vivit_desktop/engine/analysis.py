@@ -20,7 +20,7 @@ from .windows import ClipSpec, centred_end_time, sample_window
 
 @dataclass(frozen=True)
 class WindowSettings:
-    hop: int = 8  # a new window every `hop` source frames
+    hop: int = 8  # a new window every `hop` source frames (or `hop` frame intervals of time)
     batch_size: int = 8
 
     def __post_init__(self) -> None:
@@ -92,6 +92,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=peak_buffer)
 
     last_index = -1
+    last_centre: tuple[int, float] | None = None
     for frame in source.frames():
         if cancelled and cancelled():
             raise Cancelled(result(last_index + 1))
@@ -99,7 +100,12 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         indices.append(frame.index)
         times.append(frame.timestamp)
         arrays.append(preprocess(frame.image))
-        if frame.index % settings.hop == 0:
+        # every `hop` frames, or every `hop` frame intervals of time, whichever comes first: on a
+        # variable-frame-rate video, sparse stretches still get windows (half a frame of slack
+        # keeps jittery timestamps of constant-rate videos on the frame count)
+        if (last_centre is None or frame.index - last_centre[0] >= settings.hop
+                or frame.timestamp - last_centre[1] >= (settings.hop - 0.5) / fps):
+            last_centre = (frame.index, frame.timestamp)
             pending.append(_Pending(frame.index, frame.timestamp, centred_end_time(frame.timestamp, spec, fps)))
         while pending and pending[0].end_time <= frame.timestamp:
             cut(pending.popleft())
