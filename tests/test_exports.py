@@ -114,3 +114,13 @@ def test_cli_rejects_bad_post_processing_flags(tmp_path, model, flags, message):
     video = make_clip(tmp_path / "clip.avi", frames=10)
     done = run_cli("analyze", video, "--model", weights, "--no-progress", *flags)
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_analyses_a_folder_of_images_and_names_an_empty_folder(tmp_path, model):
+    weights, _ = save_model(model, tmp_path / "m")
+    frames = odd_sized_frames(tmp_path / "frames", n=12)
+    (tmp_path / "empty").mkdir()
+    done = run_cli("analyze", frames, tmp_path / "empty", "--model", weights, "--no-progress", "--out", tmp_path / "out")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'empty'}: the folder holds no videos and no images"]
+    assert json.loads((tmp_path / "out" / "frames.json").read_text())["frame_count"] == 12

@@ -225,19 +225,26 @@ def _load_for_analysis(spec: str):
     return model, sha256_file(weights)
 
 
-def _collect_videos(paths: list[Path]) -> list[Path]:
-    from .engine.sources import VIDEO_SUFFIXES
+def _collect_videos(paths: list[Path]) -> tuple[list[Path], int]:
+    """The videos to analyse (a folder's videos, or a folder of images as one sequence) and the
+    number of folders that held neither (each reported on stderr)."""
+    from .engine.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     videos: list[Path] = []
+    empty = 0
     for path in paths:
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-            if not inside:
-                print(f"{path}: error: the folder holds no videos", file=sys.stderr)
-            videos.extend(inside)
+            if inside:
+                videos.extend(inside)
+            elif any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+                videos.append(path)  # a folder of images is one frame sequence
+            else:
+                print(f"error: {path}: the folder holds no videos and no images", file=sys.stderr)
+                empty += 1
         else:
             videos.append(path)
-    return videos
+    return videos, empty
 
 
 def _output_for(video: Path, out: Path | None, suffixes: tuple[str, ...], default_suffix: str,
@@ -291,9 +298,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for spec in args.videos:
         if is_stream_url(str(spec)) or re.match(r"^[a-z]+:/", str(spec)):
             raise UserError(f"{spec}: analyze reads files; for a stream use `vivit-desktop live URL`")
-    videos = _collect_videos([Path(v) for v in args.videos])
+    videos, failures = _collect_videos([Path(v) for v in args.videos])
     many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
-    failures = 0 if videos else 1
+    failures = max(failures, 0 if videos else 1)
     for video in videos:
         try:
             out = _output_for(video, args.out, (".json", ".csv"), f".{args.format}", many, "--out")
