@@ -78,7 +78,7 @@ def live(seconds: float = 20.0) -> None:
     print("| model | hop | input | windows | completed | dropped | latency p50 (ms) | p95 (ms) | compute p50 (ms) |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for shape, hop in (("Ti/16x2 FE, 16x112²", 8), ("Ti/16x2 FE, 16x112²", 2), ("Ti/16x2 ST, 16x112²", 8),
-                       ("Ti/16x2 FE, 32x224²", 8)):
+                       ("Ti/16x2 ST, 16x112²", 1), ("Ti/16x2 FE, 32x224²", 8)):
         results = []
         runner = LiveRunner(Predictor(model_for(shape), device="cpu"), fps=30.0, hop=hop, on_result=results.append)
         n = int(seconds * 30)
@@ -149,7 +149,7 @@ def memory() -> None:
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             rss_line = [line for line in done.stdout.splitlines() if line.startswith("RSS")][0]
             _, kib, wall = rss_line.split()
-            frames = [line for line in done.stdout.splitlines() if "frames" in line][0].split(": ")[1].split(",")[0]
+            frames = [line for line in done.stdout.splitlines() if "frames" in line][0].split(": ")[1].split()[0]
             print(f"| 1280x720, 30 fps, {minutes} min | {frames} | {int(kib) / 1024:.0f} | {float(wall):.0f} |",
                   flush=True)
 

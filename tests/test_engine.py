@@ -318,3 +318,17 @@ def test_variable_frame_rate_sparse_stretches_still_get_windows(predictor):
     assert centres[:3] == [0, 8, 16] and centres[-2:] == [48, 56]
     assert set(range(21, 40)) <= set(centres)  # one per second where frames are a second apart
     assert not np.isnan(result.frame_probs()[:, 0]).any()
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_rotated_phone_video_comes_upright(tmp_path):
+    """A phone video stores landscape pixels with a 90° rotation tag: frames must come rotated."""
+    plain, rotated = tmp_path / "plain.mp4", tmp_path / "rotated.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-t", "1",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain)], check=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(rotated)], check=True)
+    with FileSource(plain) as a, FileSource(rotated) as b:
+        upright, turned = next(a.frames()).image, next(b.frames()).image
+    assert upright.shape == (90, 160, 3) and turned.shape == (160, 90, 3)
+    assert min(np.abs(turned.astype(int) - np.rot90(upright, k).astype(int)).mean() for k in (1, -1)) < 8

@@ -74,7 +74,7 @@ class TubeletCache:
 
 
 class Predictor:
-    """Runs `forward_with_attention` under inference mode; fp16 autocast on CUDA. A CUDA
+    """Runs `forward_with_attention` under inference mode; bf16 (or fp16) autocast on CUDA. A CUDA
     out-of-memory halves the batch, and at batch 1 moves to the CPU, with a warning.
 
     For Model 2, windows that say which source frames they hold (`frames`, with a `source`
@@ -127,7 +127,11 @@ class Predictor:
         return x.to(self.device)
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda")
+        """bf16 where the GPU has it (no overflow), else fp16; full precision on the CPU."""
+        if self.device.type != "cuda":
+            return torch.autocast("cpu", enabled=False)
+        bf16 = torch.cuda.is_bf16_supported()
+        return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
 
     @staticmethod
     def _outputs(logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray]:
