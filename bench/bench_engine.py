@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from vivit_desktop.engine.analysis import WindowSettings, analyze_source  # noqa: E402
 from vivit_desktop.engine.live import LiveRunner  # noqa: E402
 from vivit_desktop.engine.predictor import Predictor  # noqa: E402
-from vivit_desktop.engine.sources import FileSource, Frame, paced  # noqa: E402
+from vivit_desktop.engine.sources import FileSource, Frame, VideoSource, paced  # noqa: E402
 from vivit_desktop.model import create_model, save_model  # noqa: E402
 
 MEDIA = Path(os.environ.get("VIVIT_DESKTOP_MEDIA", ROOT.parent / "shared" / "media"))
@@ -103,17 +103,12 @@ def cache(windows: int = 40) -> None:
         rng = np.random.default_rng(0)
         images = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(frames_needed)]
 
-        class Synthetic(FileSource):  # frames from memory: the decoder is not what is measured
-            def __init__(self):
-                self.fps, self.name, self.frames_read, self.frames_skipped = 25.0, "synthetic", 0, 0
-                self.claimed_frame_count = None
+        class Synthetic(VideoSource):  # frames from memory: the decoder is not what is measured
+            fps, name = 25.0, "synthetic"
 
             def frames(self):
                 for i, image in enumerate(images):
                     yield Frame(i, i / 25.0, image)
-
-            def close(self):
-                pass
 
         rates, passes = [], []
         for reuse in (False, True):

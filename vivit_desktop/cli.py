@@ -348,7 +348,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     from .engine.live import LiveRunner
     from .engine.predictor import Predictor
-    from .engine.sources import CameraSource, SourceError, open_source, paced
+    from .engine.sources import CameraSource, open_source, paced
 
     if args.hop < 1 or args.top_k < 1:
         raise UserError("--hop and --top-k must be at least 1")
@@ -385,8 +385,6 @@ def cmd_live(args: argparse.Namespace) -> int:
         frames = source.frames() if source.is_live else paced(source.frames())
         try:
             runner.run(frames, stop)
-        except SourceError:
-            raise
         finally:
             stop.set()
             runner.wait_idle(30)
