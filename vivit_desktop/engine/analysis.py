@@ -15,7 +15,7 @@ from .predictor import Predictor
 from .preprocess import Preprocessor
 from .results import AnalysisResult, WindowResult
 from .sources import VideoSource
-from .windows import ClipSpec, centred_end_time, sample_window
+from .windows import ClipSpec, FrameBuffer, centred_end_time
 
 
 @dataclass(frozen=True)
@@ -53,24 +53,16 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     card = predictor.card
     spec = ClipSpec.from_card(card)
     fps = source.fps
-    span, step = spec.span(fps), spec.interval(fps)
-    margin = 2 * max(step, 1.0 / fps)
     preprocess = Preprocessor(card)
-
-    indices: deque[int] = deque()  # buffered frames: index, time, preprocessed (C, S, S)
-    times: deque[float] = deque()
-    arrays: deque[np.ndarray] = deque()
+    buffer = FrameBuffer(spec, fps)
     pending: deque[_Pending] = deque()
-    ready: list[tuple[_Pending, list[int], np.ndarray]] = []
+    ready: list[tuple[_Pending, tuple[int, ...], np.ndarray]] = []
     windows: list[WindowResult] = []
-    peak_buffer = 0
     source_key = object()  # Model 2's tubelet cache: frame indices are only unique within this run
     started = time.perf_counter()
 
     def cut(p: _Pending) -> None:
-        picks = sample_window(list(times), p.end_time, spec, fps)
-        frames = [indices[i] for i in picks]
-        ready.append((p, frames, np.stack([arrays[i] for i in picks])))
+        ready.append((p, *buffer.window(p.end_time)))
 
     def flush() -> None:
         if not ready:
@@ -80,7 +72,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         each = prediction.seconds / len(ready)
         done = len(windows)
         for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
-            windows.append(WindowResult(len(windows), p.centre_index, tuple(frames), probs, attention, each))
+            windows.append(WindowResult(len(windows), p.centre_index, frames, probs, attention, each))
         ready.clear()
         if on_windows:
             on_windows(windows[done:])
@@ -89,7 +81,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         return AnalysisResult(
             source=source.name, fps=fps, frame_count=frame_count, frames_skipped=source.frames_skipped,
             claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
-            seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=peak_buffer)
+            seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=buffer.peak)
 
     last_index = -1
     last_centre: tuple[int, float] | None = None
@@ -97,9 +89,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         if cancelled and cancelled():
             raise Cancelled(result(last_index + 1))
         last_index = frame.index
-        indices.append(frame.index)
-        times.append(frame.timestamp)
-        arrays.append(preprocess(frame.image))
+        buffer.append(frame.index, frame.timestamp, preprocess(frame.image))
         # every `hop` frames, or every `hop` frame intervals of time, whichever comes first: on a
         # variable-frame-rate video, sparse stretches still get windows (half a frame of slack
         # keeps jittery timestamps of constant-rate videos on the frame count)
@@ -111,11 +101,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             cut(pending.popleft())
         if len(ready) >= settings.batch_size:
             flush()
-        # keep only what pending and future windows can still pick
-        oldest_needed = (pending[0].end_time if pending else frame.timestamp) - span - margin
-        while len(times) > 1 and times[1] <= oldest_needed:
-            indices.popleft(), times.popleft(), arrays.popleft()
-        peak_buffer = max(peak_buffer, len(arrays))
+        buffer.keep_windows_ending_from(pending[0].end_time if pending else frame.timestamp)
         if progress:
             progress(1)
     while pending:  # the last windows run past the end: the last frame repeats

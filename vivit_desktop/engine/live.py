@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -24,7 +23,7 @@ from .predictor import Predictor
 from .preprocess import Preprocessor
 from .results import WindowResult
 from .sources import Frame
-from .windows import ClipSpec, sample_window
+from .windows import ClipSpec, FrameBuffer
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +61,8 @@ class LiveRunner:
             raise ValueError(f"hop must be at least 1, got {hop}")
         self.predictor, self.fps, self.hop = predictor, fps, hop
         self.on_result, self.on_error = on_result, on_error
-        self.spec = ClipSpec.from_card(predictor.card)
-        self._span = self.spec.span(fps)
-        self._margin = 2 * max(self.spec.interval(fps), 1.0 / fps)
         self._preprocess = Preprocessor(predictor.card)
-        self._indices: deque[int] = deque()
-        self._times: deque[float] = deque()
-        self._arrays: deque[np.ndarray] = deque()
+        self._buffer = FrameBuffer(ClipSpec.from_card(predictor.card), fps)
         self._slot: LiveRequest | None = None
         self._cond = threading.Condition()
         self._stopping = False
@@ -76,29 +70,26 @@ class LiveRunner:
         self._source_key = object()
         self.pushed = self.submitted = self.completed = self.dropped = 0
         self._since_submit = 0
-        self.peak_buffered_frames = 0
         self._thread = threading.Thread(target=self._work, name="vivit-inference", daemon=True)
         self._thread.start()
 
     # -- reader side --------------------------------------------------------------------------
+    @property
+    def peak_buffered_frames(self) -> int:
+        return self._buffer.peak
+
     def push(self, frame: Frame) -> None:
-        self._indices.append(frame.index)
-        self._times.append(frame.timestamp)
-        self._arrays.append(self._preprocess(frame.image))
-        while len(self._times) > 1 and self._times[1] <= frame.timestamp - self._span - self._margin:
-            self._indices.popleft(), self._times.popleft(), self._arrays.popleft()
-        self.peak_buffered_frames = max(self.peak_buffered_frames, len(self._arrays))
+        self._buffer.append(frame.index, frame.timestamp, self._preprocess(frame.image))
+        self._buffer.keep_windows_ending_from(frame.timestamp)
         self.pushed += 1
         self._since_submit += 1
-        full = frame.timestamp - self._times[0] >= self._span - 1e-9
-        if full and (self.submitted == 0 or self._since_submit >= self.hop):
+        if self._buffer.spans_a_window() and (self.submitted == 0 or self._since_submit >= self.hop):
             self._since_submit = 0
             self._submit(frame)
 
     def _submit(self, frame: Frame) -> None:
-        picks = sample_window(list(self._times), frame.timestamp, self.spec, self.fps)
-        request = LiveRequest(self.submitted, tuple(self._indices[i] for i in picks), frame.timestamp,
-                              np.stack([self._arrays[i] for i in picks]), time.perf_counter())
+        frames, clip = self._buffer.window(frame.timestamp)
+        request = LiveRequest(self.submitted, frames, frame.timestamp, clip, time.perf_counter())
         with self._cond:
             if self._slot is not None:
                 self.dropped += 1  # latest wins: the older waiting window is never run

@@ -10,8 +10,11 @@ on a frame; live windows end at the newest frame. Same frames in, same window ou
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 from ..model.config import ModelCard
 
@@ -61,3 +64,42 @@ def centred_end_time(centre_time: float, spec: ClipSpec, source_fps: float) -> f
     always one of the targets: with an even number of frames the window has one more frame
     after the centre than before (a midpoint between frames would leave every pick to rounding)."""
     return centre_time + (spec.num_frames // 2) * spec.interval(source_fps)
+
+
+class FrameBuffer:
+    """The preprocessed frames windows may still pick, for offline and live analysis alike:
+    each frame once, in time order, trimmed by the caller so memory stays bounded."""
+
+    def __init__(self, spec: ClipSpec, source_fps: float) -> None:
+        self.spec, self.fps = spec, source_fps
+        self.span = spec.span(source_fps)
+        # one sampling step of slack: the nearest frame to a window's first target may lie before it
+        self.margin = 2 * max(spec.interval(source_fps), 1.0 / source_fps)
+        self._indices: deque[int] = deque()
+        self._times: deque[float] = deque()
+        self._arrays: deque[np.ndarray] = deque()
+        self.peak = 0  # the most frames held after a trim
+
+    def append(self, index: int, timestamp: float, array: np.ndarray) -> None:
+        self._indices.append(index)
+        self._times.append(timestamp)
+        self._arrays.append(array)
+
+    def keep_windows_ending_from(self, end_time: float) -> None:
+        """Drop the frames no window ending at or after `end_time` can pick."""
+        oldest_needed = end_time - self.span - self.margin
+        while len(self._times) > 1 and self._times[1] <= oldest_needed:
+            self._indices.popleft(), self._times.popleft(), self._arrays.popleft()
+        self.peak = max(self.peak, len(self._arrays))
+
+    def spans_a_window(self) -> bool:
+        """Whether the frames held cover a whole window's time (no first frame repeated)."""
+        return bool(self._times) and self._times[-1] - self._times[0] >= self.span - 1e-9
+
+    def window(self, end_time: float) -> tuple[tuple[int, ...], np.ndarray]:
+        """The window ending at `end_time`: its source frame indices and its (T, C, S, S) clip."""
+        picks = sample_window(list(self._times), end_time, self.spec, self.fps)
+        return tuple(self._indices[i] for i in picks), np.stack([self._arrays[i] for i in picks])
+
+    def __len__(self) -> int:
+        return len(self._arrays)
