@@ -13,15 +13,13 @@ from pathlib import Path
 from ..fileio import atomic_write_text
 from ..model.config import ModelCard
 from ..paths import user_cache_dir
-from .results import SCHEMA_VERSION, AnalysisResult
+from .results import SCHEMA_VERSION, AnalysisResult, window_settings
 
 log = logging.getLogger(__name__)
 
 
 def cache_key(video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> str:
-    settings = {"video": video_sha256, "model": model_sha256, "hop": hop, "num_frames": card.num_frames,
-                "frame_stride": card.frame_stride, "clip_fps": card.fps, "image_size": card.image_size,
-                "version": SCHEMA_VERSION}
+    settings = window_settings(card, hop) | {"video": video_sha256, "model": model_sha256, "version": SCHEMA_VERSION}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -34,18 +32,19 @@ class ResultCache:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or user_cache_dir()
 
-    def path(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> Path:
-        return self.folder / f"{video_sha256[:16]}-{cache_key(video_sha256, model_sha256, card, hop)[:24]}.json"
+    def _entry(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> tuple[Path, str]:
+        key = cache_key(video_sha256, model_sha256, card, hop)
+        return self.folder / f"{video_sha256[:16]}-{key[:24]}.json", key
 
     def load(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> AnalysisResult | None:
         if not cacheable(video_sha256, model_sha256):
             return None
-        path = self.path(video_sha256, model_sha256, card, hop)
+        path, key = self._entry(video_sha256, model_sha256, card, hop)
         if not path.exists():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("cache_key") != cache_key(video_sha256, model_sha256, card, hop):
+            if data.get("cache_key") != key:
                 raise ValueError("its key does not match")
             return AnalysisResult.from_dict(data, card)
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -55,8 +54,7 @@ class ResultCache:
     def store(self, result: AnalysisResult) -> Path | None:
         if not cacheable(result.video_sha256, result.model_sha256):
             return None
-        key = cache_key(result.video_sha256, result.model_sha256, result.card, result.hop)
-        path = self.path(result.video_sha256, result.model_sha256, result.card, result.hop)
+        path, key = self._entry(result.video_sha256, result.model_sha256, result.card, result.hop)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             data = result.to_dict(top_k=1, per_frame=False) | {"cache_key": key}

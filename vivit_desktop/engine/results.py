@@ -39,6 +39,12 @@ from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
 SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
 
 
+def window_settings(card: ModelCard, hop: int) -> dict:
+    """What decides which windows an analysis has: recorded in exports, part of the cache key."""
+    return {"hop": hop, "num_frames": card.num_frames, "frame_stride": card.frame_stride, "clip_fps": card.fps,
+            "image_size": card.image_size}
+
+
 @dataclass(frozen=True)
 class WindowResult:
     index: int
@@ -78,6 +84,7 @@ class AnalysisResult:
     video_sha256: str = ""
     post: PostProcessing = field(default_factory=PostProcessing)
     _frame_probs: np.ndarray | None = field(default=None, repr=False)
+    _post_cache: tuple | None = field(default=None, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -112,13 +119,21 @@ class AnalysisResult:
                     seen.add(f)
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
+    def _processed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Smoothed probabilities and shown labels, computed once per post-processing setting
+        (an export reads them several times)."""
+        if self._post_cache is None or self._post_cache[0] != self.post:
+            smoothed = smooth(self.frame_probs(), self.post)
+            self._post_cache = (self.post, smoothed, frame_labels(smoothed, self.labels, self.post))
+        return self._post_cache[1], self._post_cache[2]
+
     def smoothed_probs(self) -> np.ndarray:
         """(frames, classes) after the post-processing's smoothing; NaN rows where no window covers."""
-        return smooth(self.frame_probs(), self.post)
+        return self._processed()[0]
 
     def frame_labels(self) -> np.ndarray:
         """(frames,) the label index shown for each frame, or -1 for none (see postprocess)."""
-        return frame_labels(self.smoothed_probs(), self.labels, self.post)
+        return self._processed()[1]
 
     def segments(self) -> list[dict]:
         """Runs of frames with one label, after post-processing; frames with no label are gaps."""
@@ -148,8 +163,7 @@ class AnalysisResult:
                 "labels": list(self.labels)}
 
     def _settings(self) -> dict:
-        return {"hop": self.hop, "num_frames": self.card.num_frames, "frame_stride": self.card.frame_stride,
-                "clip_fps": self.card.fps, "image_size": self.card.image_size, "post": self.post.to_dict()}
+        return window_settings(self.card, self.hop) | {"post": self.post.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict, card: ModelCard) -> "AnalysisResult":
@@ -166,15 +180,20 @@ class AnalysisResult:
                    hop=data["settings"]["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
                    model_sha256=data["model"]["sha256"], video_sha256=data["video_sha256"])
 
-    def to_dict(self, top_k: int = 5, per_frame: bool = True) -> dict:
+    def _frame_rows(self) -> list[dict]:
         probs, attention, shown = self.smoothed_probs(), self.frame_attention(), self.frame_labels()
         frames = []
-        for f in range(self.frame_count if per_frame else 0):
+        for f in range(self.frame_count):
             row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
                    "attention": round(float(attention[f]), 6)}
             if shown[f] != NONE:
                 row.update(label=self.labels[shown[f]], confidence=round(float(probs[f, shown[f]]), 6))
             frames.append(row)
+        return frames
+
+    def to_dict(self, top_k: int = 5, per_frame: bool = True) -> dict:
+        """The JSON schema above; without `per_frame`, only what the windows hold (no frames or
+        segments: they are derived, and the cache stores no more than it needs)."""
         return {
             "schema": SCHEMA, "version": SCHEMA_VERSION, "source": self.source, "video_sha256": self.video_sha256,
             "fps": self.fps, "frame_count": self.frame_count, "claimed_frame_count": self.claimed_frame_count,
@@ -186,7 +205,7 @@ class AnalysisResult:
                          "probs": [round(float(p), 6) for p in w.probs],
                          "attention": [round(float(a), 6) for a in w.attention],
                          "latency_s": round(w.latency_s, 6)} for w in self.windows],
-        } | ({"frames": frames, "segments": self.segments()} if per_frame else {})
+        } | ({"frames": self._frame_rows(), "segments": self.segments()} if per_frame else {})
 
     def write_json(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
         return [atomic_write_text(path, json.dumps(self.to_dict(top_k), indent=1) + "\n", overwrite)]
