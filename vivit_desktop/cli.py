@@ -285,7 +285,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.analysis import WindowSettings, analyze_source
     from .engine.cache import ResultCache
     from .engine.predictor import Predictor
-    from .engine.sources import SourceError, is_stream_url, open_source
+    from .engine.sources import SourceError, open_source
     from .fileio import check_writable, sha256_file
 
     settings = WindowSettings(hop=args.hop, batch_size=args.batch)
@@ -296,7 +296,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     predictor = Predictor(model, device=args.device)
     cache = ResultCache()
     for spec in args.videos:
-        if is_stream_url(str(spec)) or re.match(r"^[a-z]+:/", str(spec)):
+        if re.match(r"^[a-z][a-z0-9+.-]+://", spec, re.IGNORECASE):  # any URL (not C:/ on Windows)
             raise UserError(f"{spec}: analyze reads files; for a stream use `vivit-desktop live URL`")
     videos, failures = _collect_videos([Path(v) for v in args.videos])
     many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
@@ -348,23 +348,21 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     from .engine.live import LiveRunner
     from .engine.predictor import Predictor
-    from .engine.sources import CameraSource, open_source, paced
+    from .engine.sources import open_source, paced
 
     if args.hop < 1 or args.top_k < 1:
         raise UserError("--hop and --top-k must be at least 1")
     model, _ = _load_for_analysis(args.model)
     predictor = Predictor(model, device=args.device)
     labels = model.card.labels
-    if args.source.isdigit() and not Path(args.source).exists():
-        width = height = None
-        if args.size:
-            try:
-                width, height = (int(v) for v in args.size.lower().split("x"))
-            except ValueError:
-                raise UserError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 640x480") from None
-        source = CameraSource(int(args.source), width, height, args.fps)
-    else:
-        source = open_source(args.source)
+    size = None
+    if args.size:
+        try:
+            width, height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 640x480") from None
+        size = (width, height)
+    source = open_source(args.source, camera_size=size, camera_fps=args.fps)
     stop = threading.Event()
     errors: list[Exception] = []
 

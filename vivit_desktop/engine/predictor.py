@@ -52,7 +52,6 @@ class TubeletCache:
     def __init__(self, capacity: int = 2048) -> None:
         self.capacity = capacity
         self._items: OrderedDict[Hashable, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
-        self.hits = self.misses = 0
 
     def get(self, key: Hashable):
         item = self._items.get(key)

@@ -50,6 +50,13 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _reported_fps(cap, fallback: float = 30.0) -> float:
+    """The frame rate a capture reports, or `fallback` where it reports none or nonsense
+    (0, NaN, 90000 for some streams)."""
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and 1.0 <= fps <= 1000.0 else fallback
+
+
 def _fourcc(cap: cv2.VideoCapture) -> str:
     code = int(cap.get(cv2.CAP_PROP_FOURCC))
     text = "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).strip("\x00 ")
@@ -96,8 +103,7 @@ class FileSource(VideoSource):
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"{self.path}: not a video this program can read (OpenCV/FFmpeg could not open it)")
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
+        self.fps = _reported_fps(self._cap)
         claimed = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.claimed_frame_count = claimed if claimed > 0 else None
         self.codec = _fourcc(self._cap)
@@ -256,8 +262,7 @@ class CameraSource(_LiveCapture):
         if fps:
             cap.set(cv2.CAP_PROP_FPS, fps)
         self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        given = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(given) if given and 1.0 <= given <= 1000.0 else (fps or 30.0)
+        self.fps = _reported_fps(cap, fallback=fps or 30.0)
         if width and height and self.size != (width, height):
             log.warning("camera %d gives %dx%d, not the %dx%d asked for", index, *self.size, width, height)
         if fps and abs(self.fps - fps) > 0.5:
@@ -296,8 +301,7 @@ class StreamSource(_LiveCapture):
         if self._cap is None:
             raise SourceError(f"{self.name}: could not connect within {timeout_s:g} s. Check the address, that the "
                               "stream is running, and that no firewall blocks it")
-        given = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(given) if given and 1.0 <= given <= 240.0 else 30.0
+        self.fps = _reported_fps(self._cap)
 
     def _connect(self):
         ms = int(self.timeout_s * 1000)
@@ -364,10 +368,13 @@ def is_stream_url(spec: str) -> bool:
     return bool(re.match(rf"^({'|'.join(STREAM_SCHEMES)})://", str(spec), re.IGNORECASE))
 
 
-def open_source(spec: str | Path | int) -> VideoSource:
-    """A camera (an index: 0, 1, ...), a network stream URL, a folder of images or a video file."""
+def open_source(spec: str | Path | int, camera_size: tuple[int, int] | None = None,
+                camera_fps: float | None = None) -> VideoSource:
+    """A camera (an index: 0, 1, ...; `camera_size` and `camera_fps` are requested from it), a
+    network stream URL, a folder of images or a video file."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and not Path(spec).exists()):
-        return CameraSource(int(spec))
+        width, height = camera_size or (None, None)
+        return CameraSource(int(spec), width, height, camera_fps)
     if isinstance(spec, str) and is_stream_url(spec):
         return StreamSource(spec)
     path = Path(spec)
