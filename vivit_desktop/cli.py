@@ -101,7 +101,74 @@ def _build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
+    _add_training_commands(sub)
     return parser
+
+
+def _add_training_commands(sub) -> None:
+    data_help = ("a folder with one sub-folder of clips per class (videos or image folders), or "
+                 "synthetic:camera-motion for the built-in generator")
+    train = sub.add_parser("train", help="train a model on a folder of labelled clips (or generated ones)",
+                           description="Train a ViViT on DATA_DIR/<class>/<clips>. Writes OUT.safetensors + "
+                                       "OUT.json (the model and its card) and OUT.train.pt (to --resume) at every "
+                                       "checkpoint, then evaluates on the held-out clips and writes "
+                                       "OUT.confusion.png and OUT.confusion.json.")
+    train.add_argument("data", metavar="DATA_DIR", help=data_help)
+    train.add_argument("--model", required=True, metavar="NAME",
+                       help="architecture from `vivit-desktop models`, e.g. vivit_t16x2_fe")
+    train.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output path without extension")
+    train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override an architecture field, e.g. --set image_size=112 --set depth=6 (repeatable)")
+    train.add_argument("--frame-stride", type=int, default=2, help="one frame every N source frames (default 2)")
+    train.add_argument("--fps", type=float, help="the frame rate clips are sampled at (default: each clip's own)")
+    train.add_argument("--steps", type=int, default=2000, help="optimisation steps (default 2000)")
+    train.add_argument("--batch", type=int, default=32, help="clips per step (default 32)")
+    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
+    train.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05)")
+    train.add_argument("--warmup", type=int, default=100, help="linear warm-up steps before cosine decay (default 100)")
+    train.add_argument("--label-smoothing", type=float, default=0.1, help="(default 0.1)")
+    train.add_argument("--seed", type=int, default=0, help="seeds the initialisation, the data order and the split")
+    train.add_argument("--val-fraction", type=float, default=0.2,
+                       help="share of each class's clips held out for validation (default 0.2)")
+    train.add_argument("--val-clips", type=int, default=500,
+                       help="held-out clips to validate on with synthetic data (default 500)")
+    train.add_argument("--eval-every", type=int, default=250, help="validate and checkpoint every N steps (default 250)")
+    train.add_argument("--init", default="random", metavar="random|PATH",
+                       help="random, or an image ViT's weights (safetensors or a PyTorch state dict) to start from")
+    train.add_argument("--tubelet-init", choices=("central_frame", "filter_inflation"), default="central_frame",
+                       help="how an image ViT's patch filter becomes a tubelet filter (paper, Section 3.4)")
+    train.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    train.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
+    train.add_argument("--resume", action="store_true", help="continue the run saved at OUT")
+    train.add_argument("--force", action="store_true", help="start over, replacing a run saved at OUT")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("evaluate", help="accuracy, per-class accuracy and the confusion matrix of a checkpoint",
+                        description="Evaluate a checkpoint on DATA_DIR/<class>/<clips> (each clip's centred window) "
+                                    "and write the confusion matrix as PNG and JSON.")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint path, or a shipped model's name")
+    ev.add_argument("data", metavar="DATA_DIR", help=data_help + " (its held-out split)")
+    ev.add_argument("-o", "--out", type=Path, metavar="PREFIX",
+                    help="write PREFIX.png and PREFIX.json (default: CHECKPOINT-NAME.confusion in this folder)")
+    ev.add_argument("--clips", type=int, default=1000, help="clips to generate for synthetic data (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of generated clips (default 0)")
+    ev.add_argument("--batch", type=int, default=32, help="clips per forward pass (default 32)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    ev.add_argument("--force", action="store_true", help="overwrite existing output files")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    gen = sub.add_parser("generate", help="write generated camera-motion clips as a folder dataset",
+                         description="Render camera-motion clips (a virtual camera moving over images) into "
+                                     "OUT_DIR/<label>/<label>-<index>.mp4, a dataset `train` and `evaluate` read.")
+    gen.add_argument("out", type=Path, metavar="OUT_DIR")
+    gen.add_argument("--split", choices=("train", "heldout"), default="heldout",
+                     help="draw from the training or the held-out images (default heldout)")
+    gen.add_argument("--clips-per-class", type=int, default=10, help="(default 10)")
+    gen.add_argument("--seed", type=int, default=0, help="(default 0)")
+    gen.add_argument("--size", type=int, default=128, help="frame width and height in pixels (default 128)")
+    gen.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
+    gen.add_argument("--fps", type=float, default=15.0,
+                     help="frame rate written; the motion is made for 15 frames per second (default 15)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze,
-               "live": cmd_live}[args.command]
+               "live": cmd_live, "train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -421,3 +488,146 @@ def _print_summary(video: Path, result, written, cached: bool = False) -> None:
     print(f"  top actions (share of frames): {top}")
     for path in written:
         print(f"  wrote {path}")
+
+
+def _config_overrides(pairs: list[str]) -> dict:
+    """--set FIELD=VALUE pairs, typed by the config field (int, float, bool or text); never evaluated."""
+    import dataclasses
+
+    from .model.config import ViViTConfig
+
+    fields = {f.name: f.type for f in dataclasses.fields(ViViTConfig)}
+    out = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise UserError(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
+        kind = str(fields[name])
+        try:
+            if kind == "int":
+                value = int(text)
+            elif kind == "float":
+                value = float(text)
+            elif kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1")
+            else:
+                value = text
+        except ValueError:
+            raise UserError(f"--set {pair!r}: {name} takes a{'n' if kind == 'int' else ''} {kind}") from None
+        out[name] = value
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .engine.predictor import pick_device
+    from .model import create_model
+    from .model.checkpoint import read_state_dict
+    from .model.importers import init_from_image_vit
+    from .train import CAMERA_MOTION, TrainSettings, class_folders, open_dataset, train
+    from .train.generator import LABELS
+    from .train.trainer import check_outputs
+
+    out = check_outputs(args.out, resume=args.resume, overwrite=args.force)
+    synthetic = args.data.startswith("synthetic:")
+    labels = LABELS if synthetic else tuple(p.name for p in class_folders(args.data))
+    if not synthetic and len(labels) < 2:
+        raise UserError(f"{args.data} has only one class ({labels[0]}); a classifier needs at least two class folders")
+    settings = TrainSettings(steps=args.steps, batch_size=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                             warmup_steps=args.warmup, label_smoothing=args.label_smoothing, seed=args.seed,
+                             eval_every=args.eval_every, workers=args.workers)
+    torch.manual_seed(args.seed)
+    model = create_model(args.model, labels=labels, **_config_overrides(args.set))
+    fps = args.fps if args.fps is not None else (30.0 if synthetic else None)
+    provenance = {"source": "trained with `vivit-desktop train`", "architecture": args.model,
+                  "overrides": _config_overrides(args.set), "data": str(args.data), "init": args.init}
+    if args.init != "random":
+        state = read_state_dict(args.init)
+        init_from_image_vit(model, state, args.tubelet_init)
+        provenance["tubelet_init"] = args.tubelet_init
+    model.card = model.card.replace(name=out.name, frame_stride=args.frame_stride, fps=fps)
+    if synthetic:
+        train_set = open_dataset(args.data, model.card, training=True, seed=args.seed)
+        val_set = open_dataset(args.data, model.card, training=False, seed=args.seed, length=args.val_clips)
+    else:
+        everything = open_dataset(args.data, model.card, training=True, seed=args.seed)
+        train_set, val_set = everything.split(args.val_fraction)
+        provenance["skipped_clips"] = len(everything.skipped)
+        if everything.skipped:
+            print(f"warning: skipped {len(everything.skipped)} unreadable clip(s) of "
+                  f"{len(everything.skipped) + len(everything)}:", file=sys.stderr)
+            for path, reason in everything.skipped[:10]:
+                print(f"  {reason}", file=sys.stderr)
+        print(f"{len(train_set)} training and {len(val_set)} validation clips in {len(labels)} classes", file=sys.stderr)
+    device = pick_device(args.device)
+    report = train(model, train_set, out, settings, val_set=val_set, device=device, resume=args.resume,
+                   overwrite=True, progress=not args.no_progress, provenance=provenance)
+    print(f"trained {report.steps} steps in {report.seconds / 60:.1f} min; saved {report.weights}")
+    if report.evaluation is not None:
+        evaluation = report.evaluation
+        _write_evaluation(evaluation, out.with_name(out.name + ".confusion"), overwrite=True)
+        print(evaluation.summary())
+    return 0
+
+
+def _write_evaluation(evaluation, prefix: Path, overwrite: bool) -> None:
+    png, js = prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".json")
+    from .fileio import check_writable
+
+    check_writable(png, overwrite)
+    check_writable(js, overwrite)
+    evaluation.write_json(js, overwrite)
+    evaluation.write_png(png, overwrite)
+    print(f"wrote {png} and {js}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .engine.predictor import pick_device
+    from .train import evaluate, open_dataset
+
+    model, _ = _load_for_analysis(args.checkpoint)
+    prefix = args.out or Path(f"{Path(args.checkpoint).stem}.confusion")
+    from .fileio import check_writable
+
+    for suffix in (".png", ".json"):
+        check_writable(prefix.with_name(prefix.name + suffix), args.force)
+    dataset = open_dataset(args.data, model.card, training=False, seed=args.seed, length=args.clips)
+    skipped = getattr(dataset, "skipped", [])
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable clip(s)", file=sys.stderr)
+    device = pick_device(args.device)
+    evaluation = evaluate(model.to(device), dataset, device=device, batch_size=args.batch,
+                          progress=not args.no_progress)
+    print(evaluation.summary())
+    _write_evaluation(evaluation, prefix, overwrite=args.force)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import cv2
+
+    from .fileio import atomic_path
+    from .train.generator import LABELS, render_clip
+
+    if args.clips_per_class < 1 or args.size < 16 or args.frames < 2:
+        raise UserError("--clips-per-class must be at least 1, --size at least 16 and --frames at least 2")
+    for label in LABELS:
+        (args.out / label).mkdir(parents=True, exist_ok=True)
+    written = 0
+    for i in range(args.clips_per_class * len(LABELS)):
+        frames, label, _ = render_clip(i, split=args.split, seed=args.seed, size=args.size, num_frames=args.frames)
+        path = args.out / LABELS[label] / f"{LABELS[label].replace(' ', '-')}-{i:05d}.mp4"
+        with atomic_path(path, overwrite=False) as tmp:
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, (args.size, args.size))
+            if not writer.isOpened():
+                raise UserError(f"cannot write {path}: OpenCV has no MPEG-4 encoder here")
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            writer.release()
+        written += 1
+    print(f"wrote {written} clips to {args.out} ({args.clips_per_class} per class, {args.split} images)")
+    return 0

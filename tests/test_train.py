@@ -1,0 +1,268 @@
+"""Training: the generator's labels are the camera's motion, the trainer learns and resumes,
+evaluation writes its confusion matrix, and bad data gets a clear message."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vivit_desktop.model import create_model, load_model, save_model
+from vivit_desktop.train import ClipFolder, DataError, TrainError, TrainSettings, evaluate, train
+from vivit_desktop.train import generator
+from vivit_desktop.train.generator import CameraPath, LABELS, camera_path, render_clip, render_path
+
+from conftest import tiny_overrides
+
+pytest.importorskip("skimage", reason="the generator draws on scikit-image's bundled images")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "vivit_desktop", *args], capture_output=True, text=True, timeout=300)
+
+
+# -- the generator -------------------------------------------------------------------------------
+def test_clips_are_deterministic_and_seeds_differ():
+    a, label_a, meta_a = render_clip(13, seed=5)
+    b, label_b, meta_b = render_clip(13, seed=5)
+    assert np.array_equal(a, b) and label_a == label_b and meta_a == meta_b
+    assert a.shape == (16, 64, 64, 3) and a.dtype == np.uint8
+    assert not np.array_equal(a, render_clip(13, seed=6)[0])
+    assert not np.array_equal(a, render_clip(13, seed=5, split="heldout")[0])
+
+
+def test_labels_cycle_so_every_run_of_ten_clips_is_balanced():
+    assert [render_clip(i, size=16, num_frames=2)[1] for i in range(20)] == list(range(10)) * 2
+
+
+def test_heldout_clips_never_draw_on_training_images():
+    assert not set(generator.NATURAL_TRAIN) & set(generator.NATURAL_HELDOUT)
+    sources = {render_clip(i, split="heldout", size=16, num_frames=2)[2]["source"] for i in range(60)}
+    natural = {s.split(":")[1] for s in sources if s.startswith("skimage:")}
+    assert natural and natural <= set(generator.NATURAL_HELDOUT)
+    # procedural textures come from a seed stream of the split's own
+    train_clip = render_clip(0, split="train", size=32, num_frames=2)[0]
+    assert not np.array_equal(train_clip, render_clip(0, split="heldout", size=32, num_frames=2)[0])
+
+
+def _gray(frame):
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+
+
+def _content_shift(frames):
+    """Where the content moved from the first frame to the last (x right, y down), in pixels,
+    summed over consecutive frames by phase correlation."""
+    total = np.zeros(2)
+    for a, b in zip(frames, frames[1:]):
+        (dx, dy), _ = cv2.phaseCorrelate(_gray(a), _gray(b))
+        total += (dx, dy)
+    return total
+
+
+@pytest.mark.parametrize("label, direction", [("pan left", (1, 0)), ("pan right", (-1, 0)),
+                                              ("tilt up", (0, 1)), ("tilt down", (0, -1))])
+def test_pans_and_tilts_move_the_content_the_other_way(label, direction):
+    """Pan left = the camera turns left, so the content moves RIGHT in pixel space."""
+    image = generator.natural_image("astronaut")
+    for i in range(3):
+        rng = np.random.default_rng(i)
+        path = camera_path(label, rng, 16)
+        frames = render_path(image, path, 96, rng)
+        shift = _content_shift(frames)
+        along = shift @ np.array(direction, float)
+        across = abs(shift @ np.array(direction[::-1], float))
+        assert along > 5 and along > 2 * across, (label, shift)
+
+
+def _dot_scene(size=400):
+    """A grey field with one white dot right of the centre."""
+    image = np.full((size, size, 3), 60, np.uint8)
+    cv2.circle(image, (size // 2 + 60, size // 2), 9, (255, 255, 255), -1, cv2.LINE_AA)
+    return image
+
+
+def _dot(frame):
+    ys, xs = np.nonzero(_gray(frame) > 150)
+    return np.array([xs.mean(), ys.mean()]) - (np.array(frame.shape[1::-1]) - 1) / 2  # from the centre
+
+
+def _fixed_view(path):
+    """A camera path pinned to the scene's centre (render_path places it at random otherwise)."""
+    class Centre:
+        def uniform(self, low, high, *a):
+            return (low + high) / 2
+
+    return render_path(_dot_scene(), path, 128, Centre())
+
+
+def test_zoom_in_makes_the_content_grow_and_zoom_out_shrink():
+    n = 8
+    zoom_in = _fixed_view(CameraPath(np.zeros((n, 2)), 1.6 ** -np.linspace(0, 1, n), np.zeros(n)))
+    zoom_out = _fixed_view(CameraPath(np.zeros((n, 2)), 1.6 ** np.linspace(0, 1, n), np.zeros(n)))
+    assert np.linalg.norm(_dot(zoom_in[-1])) > 1.4 * np.linalg.norm(_dot(zoom_in[0]))
+    assert np.linalg.norm(_dot(zoom_out[-1])) < 0.75 * np.linalg.norm(_dot(zoom_out[0]))
+
+
+def test_a_clockwise_roll_turns_the_content_counter_clockwise():
+    n = 8
+    angles = np.deg2rad(np.linspace(0, 30, n))
+    frames = _fixed_view(CameraPath(np.zeros((n, 2)), np.ones(n), angles))
+    start, end = _dot(frames[0]), _dot(frames[-1])
+    turn = np.degrees(np.arctan2(end[1], end[0]) - np.arctan2(start[1], start[0]))
+    # y points down: counter-clockwise on screen is a negative angle
+    assert turn == pytest.approx(-30, abs=3)
+
+
+def test_shake_has_no_net_motion_and_static_barely_moves():
+    rng = np.random.default_rng(0)
+    shake = camera_path("shake", rng, 16)
+    assert np.allclose(shake.offset[0], shake.offset[-1]) and np.abs(shake.offset).max() > 0.01
+    static = camera_path("static", rng, 16)
+    assert np.abs(static.offset).max() <= 0.004 + 1e-9 and np.all(static.zoom == 1) and np.all(static.angle == 0)
+
+
+# -- folder datasets and their bad inputs ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    """Generated clips written as a folder dataset by the CLI, 3 per class, three classes kept."""
+    root = tmp_path_factory.mktemp("data")
+    done = run("generate", str(root), "--clips-per-class", "3", "--size", "32", "--frames", "12")
+    assert done.returncode == 0, done.stderr
+    for label in LABELS:
+        if label not in ("pan left", "pan right", "zoom in"):
+            for path in (root / label).iterdir():
+                path.unlink()
+            (root / label).rmdir()
+    return root
+
+
+def _card(labels):
+    return create_model("vivit_t16x2_fe", labels=labels, **tiny_overrides(num_classes=len(labels), hidden_size=48,
+                                                                         num_heads=2, mlp_dim=96, depth=1,
+                                                                         temporal_depth=1, patch_size=8)).card
+
+
+def test_a_clip_folder_reads_its_classes_and_windows(clip_folder):
+    data = ClipFolder(clip_folder, _card(("pan left", "pan right", "zoom in")))
+    assert data.labels == ("pan left", "pan right", "zoom in") and len(data) == 9 and not data.skipped
+    clip, label = data[0]
+    assert clip.shape == (8, 3, 32, 32) and label == 0
+    train_part, val_part = data.split(0.34)
+    assert len(train_part) == 6 and len(val_part) == 3 and sorted(val_part.targets) == [0, 1, 2]
+
+
+def test_empty_and_lonely_class_folders_are_refused(tmp_path, clip_folder):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.mp4").write_bytes((clip_folder / "zoom in").joinpath(
+        next(iter(sorted((clip_folder / "zoom in").iterdir()))).name).read_bytes())
+    with pytest.raises(DataError, match="class folder.* with no clips in .*: b"):
+        ClipFolder(tmp_path, _card(("a", "b")))
+    (tmp_path / "b").rmdir()
+    with pytest.raises(DataError, match="only one class"):
+        ClipFolder(tmp_path, _card(("a", "b")))
+    done = run("train", str(tmp_path), "--model", "vivit_t16x2_fe", "-o", str(tmp_path / "m"))
+    assert done.returncode == 1 and "only one class (a)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unreadable_clips_are_skipped_and_counted(tmp_path, clip_folder):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(clip_folder, root)
+    (root / "pan left" / "broken.mp4").write_bytes(b"not a video at all" * 10)
+    (root / "zoom in" / "empty.avi").write_bytes(b"")
+    data = ClipFolder(root, _card(("pan left", "pan right", "zoom in")))
+    assert len(data) == 9 and len(data.skipped) == 2
+    assert {p.split("/")[-1] for p, _ in data.skipped} == {"broken.mp4", "empty.avi"}
+
+
+# -- the trainer -----------------------------------------------------------------------------------
+def _tiny(labels, **extra):
+    arch = dict(num_classes=len(labels), hidden_size=32, num_heads=2, mlp_dim=64, depth=1, patch_size=8)
+    return create_model("vivit_t16x2_fdp", labels=labels, **tiny_overrides(**{**arch, **extra}))
+
+
+def test_training_lowers_the_loss_and_evaluation_writes_the_confusion_matrix(tmp_path, clip_folder):
+    labels = ("pan left", "pan right", "zoom in")
+    model = _tiny(labels)
+    data = ClipFolder(clip_folder, model.card)
+    settings = TrainSettings(steps=40, batch_size=9, lr=3e-3, warmup_steps=4, eval_every=10, workers=0,
+                             label_smoothing=0.0)
+    report = train(model, data, tmp_path / "run", settings, val_set=data.subset(range(len(data)), False),
+                   progress=False)
+    assert report.losses[-1] < 0.7 * report.losses[0], report.losses
+    assert (tmp_path / "run.safetensors").exists() and (tmp_path / "run.train.pt").exists()
+    loaded = load_model(tmp_path / "run")
+    assert loaded.card.labels == labels and loaded.card.provenance["training"]["steps"] == 40
+
+    evaluation = evaluate(loaded, data.subset(range(len(data)), False), progress=False)
+    assert evaluation.clips == 9 and evaluation.confusion.sum(axis=1).tolist() == [3, 3, 3]
+    evaluation.write_json(tmp_path / "cm.json")
+    evaluation.write_png(tmp_path / "cm.png")
+    saved = json.loads((tmp_path / "cm.json").read_text())
+    assert saved["accuracy"] == pytest.approx(evaluation.accuracy) and len(saved["confusion_matrix"]) == 3
+    image = cv2.imread(str(tmp_path / "cm.png"))
+    assert image is not None and image.shape[0] > 150 and image.shape[1] > 150
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    labels = LABELS
+    settings = dict(batch_size=4, lr=1e-3, warmup_steps=2, eval_every=3, workers=0)
+
+    from vivit_desktop.train import CameraMotionClips
+
+    def fresh():
+        torch.manual_seed(1)
+        model = _tiny(labels, num_frames=4)
+        return model, CameraMotionClips(model.card, length=10**6)
+
+    model, data = fresh()
+    train(model, data, tmp_path / "whole", TrainSettings(steps=6, **settings), progress=False)
+    model, data = fresh()
+    train(model, data, tmp_path / "part", TrainSettings(steps=3, **settings), progress=False)
+    model, data = fresh()  # a new process would start from scratch too; resume loads the saved state
+    train(model, data, tmp_path / "part", TrainSettings(steps=6, **settings), progress=False, resume=True)
+    whole, part = load_model(tmp_path / "whole"), load_model(tmp_path / "part")
+    for (name, a), b in zip(whole.state_dict().items(), part.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_resuming_into_another_architecture_or_over_a_run_is_refused(tmp_path, clip_folder):
+    labels = ("pan left", "pan right", "zoom in")
+    data = ClipFolder(clip_folder, _tiny(labels).card)
+    settings = TrainSettings(steps=2, batch_size=3, warmup_steps=1, workers=0)
+    train(_tiny(labels), data, tmp_path / "run", settings, progress=False)
+    with pytest.raises(TrainError, match="already exists; pass --resume"):
+        train(_tiny(labels), data, tmp_path / "run", settings, progress=False)
+    wider = _tiny(labels, hidden_size=64)
+    with pytest.raises(TrainError, match="another architecture: hidden_size 32 \\(now 64\\)"):
+        train(wider, data, tmp_path / "run", TrainSettings(steps=4, batch_size=3, workers=0), progress=False,
+              resume=True)
+    with pytest.raises(TrainError, match="nothing to resume"):
+        train(_tiny(labels), data, tmp_path / "other", settings, progress=False, resume=True)
+    done = run("train", str(clip_folder), "--model", "vivit_t16x2_fdp", "-o", str(tmp_path / "run"), "--resume",
+               "--set", "num_frames=8", "--set", "image_size=32", "--no-progress")
+    assert done.returncode == 1 and "another architecture" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_train_and_evaluate_from_the_command_line(tmp_path, clip_folder):
+    out = tmp_path / "cli"
+    done = run("train", str(clip_folder), "--model", "vivit_t16x2_fe", "-o", str(out), "--steps", "3",
+               "--batch", "4", "--warmup", "1", "--set", "num_frames=8", "--set", "image_size=32",
+               "--set", "depth=1", "--set", "temporal_depth=1", "--set", "patch_size=8", "--no-progress",
+               "--workers", "0")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli.confusion.png").exists() and "accuracy" in done.stdout
+    card = json.loads((tmp_path / "cli.json").read_text())
+    assert card["labels"] == ["pan left", "pan right", "zoom in"] and card["frame_stride"] == 2
+    ev = run("evaluate", str(out), str(clip_folder), "-o", str(tmp_path / "ev"), "--no-progress")
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads((tmp_path / "ev.json").read_text())["clips"] == 9
+    again = run("evaluate", str(out), str(clip_folder), "-o", str(tmp_path / "ev"), "--no-progress")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = run("train", str(clip_folder), "--model", "vivit_t16x2_fe", "-o", str(tmp_path / "x"), "--set", "depth=two")
+    assert bad.returncode == 1 and "depth takes an int" in bad.stderr
