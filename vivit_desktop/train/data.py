@@ -50,7 +50,6 @@ class CameraMotionClips(Dataset):
                             f"the model has {len(card.labels)} others")
         self.card, self.split, self.length, self.seed = card, split, length, seed
         self.pre = Preprocessor(card)
-        self.targets = [generator.clip_label(i) for i in range(length)]
         self.skipped: list[tuple[str, str]] = []
         self.name = f"{CAMERA_MOTION} ({split}, seed {seed})"
 

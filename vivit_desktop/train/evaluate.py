@@ -104,7 +104,7 @@ def confusion_image(confusion: np.ndarray, labels, title: str, cell: int = 46) -
     strip = np.full((k * cell, text_w + 8, 3), 255, np.uint8)
     for j, label in enumerate(labels):
         (tw, th), _ = cv2.getTextSize(label, font, scale, 1)
-        cv2.putText(strip, label, (8, (k - 1 - j) * cell + (cell + th) // 2), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(strip, label, (8, j * cell + (cell + th) // 2), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
     turned = cv2.rotate(strip, cv2.ROTATE_90_COUNTERCLOCKWISE)
     image[top - turned.shape[0] - 4:top - 4, left:left + turned.shape[1]] = turned
     cv2.putText(image, "predicted", (left, 24), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)

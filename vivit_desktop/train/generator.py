@@ -45,7 +45,12 @@ NATURAL_TRAIN = ("astronaut", "brick", "camera", "cell", "clock_motion", "coins"
                  "page", "retina")
 NATURAL_HELDOUT = ("chelsea", "coffee", "gravel", "rocket", "text")
 NATURAL_SHARE = 0.5  # of clips drawn over a natural image; the rest over procedural textures
-MIN_CONTRAST = 35.0  # standard deviation of a procedural texture's pixel values, at least
+MIN_CONTRAST = 35.0
+# Motion over one clip: pans and tilts in viewport widths, zoom as the factor of the view's
+# width, rolls in degrees.
+PAN_RANGE = (0.12, 0.8)
+ZOOM_RANGE = (1.25, 2.5)
+ROLL_RANGE = (12.0, 60.0)  # standard deviation of a procedural texture's pixel values, at least
 
 
 class GeneratorError(RuntimeError):
@@ -218,15 +223,15 @@ def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
     if label in ("pan left", "pan right", "tilt up", "tilt down"):
         axis = 0 if label.startswith("pan") else 1
         sign = -1.0 if label in ("pan left", "tilt up") else 1.0
-        amount = rng.uniform(0.12, 0.8)
+        amount = rng.uniform(PAN_RANGE[0], PAN_RANGE[1])
         offset[:, axis] = sign * amount * p
         if rng.random() < 0.5:  # a little of the other axis, as hands do
             offset[:, 1 - axis] = rng.uniform(-0.25, 0.25) * amount * p
     elif label in ("zoom in", "zoom out"):
-        factor = rng.uniform(1.25, 2.5)
+        factor = rng.uniform(ZOOM_RANGE[0], ZOOM_RANGE[1])
         zoom = factor ** (-p if label == "zoom in" else p)
     elif label in ("rotate clockwise", "rotate counter-clockwise"):
-        amount = np.deg2rad(rng.uniform(12, 60))
+        amount = np.deg2rad(rng.uniform(ROLL_RANGE[0], ROLL_RANGE[1]))
         angle = (1.0 if label == "rotate clockwise" else -1.0) * amount * p
     elif label == "shake":
         jitter = 0.0
