@@ -266,3 +266,25 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, clip_folder):
     assert again.returncode == 1 and "already exists" in again.stderr
     bad = run("train", str(clip_folder), "--model", "vivit_t16x2_fe", "-o", str(tmp_path / "x"), "--set", "depth=two")
     assert bad.returncode == 1 and "depth takes an int" in bad.stderr
+
+
+def test_the_recipe_runs_end_to_end_in_its_quick_form(tmp_path):
+    """CI's tiny version of the shipped-model recipe: a few steps per variant, the same code."""
+    from vivit_desktop.train import recipe
+
+    assert recipe.main(["-o", str(tmp_path), "--quick", "--no-progress"]) == 0
+    index = json.loads((tmp_path / "default.json").read_text())
+    names = {row["name"] for row in index["models"]}
+    assert names == {f"camera-motion-{code}" for code in ("fe", "st", "fsa", "fdp")}
+    assert index["default"] in names
+    variants = set()
+    for name in names:
+        model = load_model(tmp_path / name)
+        figures = model.card.evaluation
+        assert model.card.labels == LABELS and model.card.fps == 30.0 and "pan left = the camera" in model.card.description
+        assert 0 <= figures["heldout_accuracy"] <= 1 and figures["heldout_clips"] == recipe.QUICK_HELDOUT_CLIPS
+        assert figures["cpu_window_ms"] > 0 and (tmp_path / figures["confusion_matrix"]).exists()
+        assert model.card.provenance["training"]["seed"] == 0
+        assert not (tmp_path / f"{name}.train.pt").exists()  # optimizer state is not shipped
+        variants.add(model.card.variant)
+    assert len(variants) == 4

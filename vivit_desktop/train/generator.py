@@ -53,7 +53,7 @@ ZOOM_RANGE = (1.25, 2.5)
 ROLL_RANGE = (12.0, 60.0)  # standard deviation of a procedural texture's pixel values, at least
 
 
-class GeneratorError(RuntimeError):
+class GeneratorError(ValueError):
     """The generator cannot run (e.g. its image package is missing)."""
 
 
