@@ -146,7 +146,7 @@ def _add_training_commands(sub) -> None:
     ev = sub.add_parser("evaluate", help="accuracy, per-class accuracy and the confusion matrix of a checkpoint",
                         description="Evaluate a checkpoint on DATA_DIR/<class>/<clips> (each clip's centred window) "
                                     "and write the confusion matrix as PNG and JSON.")
-    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint path, or a shipped model's name")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint (NAME.safetensors with NAME.json beside it)")
     ev.add_argument("data", metavar="DATA_DIR", help=data_help + " (its held-out split)")
     ev.add_argument("-o", "--out", type=Path, metavar="PREFIX",
                     help="write PREFIX.png and PREFIX.json (default: CHECKPOINT-NAME.confusion in this folder)")
