@@ -528,23 +528,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import create_model
     from .model.checkpoint import read_state_dict
     from .model.importers import init_from_image_vit
-    from .train import CAMERA_MOTION, TrainSettings, class_folders, open_dataset, train
+    from .train import TrainSettings, class_folders, open_dataset, train
+    from .train.data import SYNTHETIC_PREFIX
     from .train.generator import LABELS
     from .train.trainer import check_outputs
 
     out = check_outputs(args.out, resume=args.resume, overwrite=args.force)
-    synthetic = args.data.startswith("synthetic:")
+    synthetic = args.data.startswith(SYNTHETIC_PREFIX)
+    # a folder's classes name the model's outputs; the dataset refuses a single class
     labels = LABELS if synthetic else tuple(p.name for p in class_folders(args.data))
-    if not synthetic and len(labels) < 2:
-        raise UserError(f"{args.data} has only one class ({labels[0]}); a classifier needs at least two class folders")
     settings = TrainSettings(steps=args.steps, batch_size=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                              warmup_steps=args.warmup, label_smoothing=args.label_smoothing, seed=args.seed,
                              eval_every=args.eval_every, workers=args.workers)
+    overrides = _config_overrides(args.set)
     torch.manual_seed(args.seed)
-    model = create_model(args.model, labels=labels, **_config_overrides(args.set))
+    model = create_model(args.model, labels=labels, **overrides)
     fps = args.fps if args.fps is not None else (30.0 if synthetic else None)
     provenance = {"source": "trained with `vivit-desktop train`", "architecture": args.model,
-                  "overrides": _config_overrides(args.set), "data": str(args.data), "init": args.init}
+                  "overrides": overrides, "data": str(args.data), "init": args.init}
     if args.init != "random":
         state = read_state_dict(args.init)
         init_from_image_vit(model, state, args.tubelet_init)
@@ -568,33 +569,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                    overwrite=True, progress=not args.no_progress, provenance=provenance)
     print(f"trained {report.steps} steps in {report.seconds / 60:.1f} min; saved {report.weights}")
     if report.evaluation is not None:
-        evaluation = report.evaluation
-        _write_evaluation(evaluation, out.with_name(out.name + ".confusion"), overwrite=True)
-        print(evaluation.summary())
+        png, js = report.evaluation.write(out.with_name(out.name + ".confusion"), overwrite=True)
+        print(report.evaluation.summary())
+        print(f"wrote {png} and {js}")
     return 0
-
-
-def _write_evaluation(evaluation, prefix: Path, overwrite: bool) -> None:
-    png, js = prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".json")
-    from .fileio import check_writable
-
-    check_writable(png, overwrite)
-    check_writable(js, overwrite)
-    evaluation.write_json(js, overwrite)
-    evaluation.write_png(png, overwrite)
-    print(f"wrote {png} and {js}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine.predictor import pick_device
     from .train import evaluate, open_dataset
+    from .train.evaluate import evaluation_files
 
     model, _ = _load_for_analysis(args.checkpoint)
     prefix = args.out or Path(f"{Path(args.checkpoint).stem}.confusion")
-    from .fileio import check_writable
-
-    for suffix in (".png", ".json"):
-        check_writable(prefix.with_name(prefix.name + suffix), args.force)
+    evaluation_files(prefix, args.force)  # refuse now, not after the evaluation
     dataset = open_dataset(args.data, model.card, training=False, seed=args.seed, length=args.clips)
     skipped = getattr(dataset, "skipped", [])
     if skipped:
@@ -603,13 +591,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate(model.to(device), dataset, device=device, batch_size=args.batch,
                           progress=not args.no_progress)
     print(evaluation.summary())
-    _write_evaluation(evaluation, prefix, overwrite=args.force)
+    png, js = evaluation.write(prefix, overwrite=args.force)
+    print(f"wrote {png} and {js}")
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import cv2
 
+    from .engine.annotate import open_mp4_writer
     from .fileio import atomic_path
     from .train.generator import LABELS, render_clip
 
@@ -622,12 +612,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         frames, label, _ = render_clip(i, split=args.split, seed=args.seed, size=args.size, num_frames=args.frames)
         path = args.out / LABELS[label] / f"{LABELS[label].replace(' ', '-')}-{i:05d}.mp4"
         with atomic_path(path, overwrite=False) as tmp:
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, (args.size, args.size))
-            if not writer.isOpened():
-                raise UserError(f"cannot write {path}: OpenCV has no MPEG-4 encoder here")
-            for frame in frames:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            writer.release()
+            writer = open_mp4_writer(tmp, path, args.fps, (args.size, args.size))
+            try:
+                for frame in frames:
+                    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            finally:
+                writer.release()
         written += 1
     print(f"wrote {written} clips to {args.out} ({args.clips_per_class} per class, {args.split} images)")
     return 0

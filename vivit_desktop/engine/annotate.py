@@ -42,6 +42,15 @@ def draw_overlay(image: np.ndarray, ranked: list[tuple[str, float]], shown: str 
     return image
 
 
+def open_mp4_writer(tmp: Path, path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """An MPEG-4 Part 2 (`mp4v`) writer at `tmp`, the encoder every OpenCV wheel has; `path` is the
+    file the user asked for, named in the error."""
+    writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    if not writer.isOpened():
+        raise OSError(f"{path}: OpenCV could not open an MP4 writer")
+    return writer
+
+
 def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Path, overwrite: bool = False,
                     top_k: int = 3, progress: Callable[[int], None] | None = None) -> Path:
     """Decode `source` (the video `result` analysed) again and write it with the overlay."""
@@ -58,10 +67,7 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
                 h, w = image.shape[:2]
                 if writer is None:
                     size = (w + w % 2, h + h % 2)  # the encoder wants even sizes; pad, never scale
-                    writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"mp4v"),
-                                             result.fps, size)
-                    if not writer.isOpened():
-                        raise OSError(f"{path}: OpenCV could not open an MP4 writer")
+                    writer = open_mp4_writer(tmp, path, result.fps, size)
                 f = frame.index
                 ranked: list[tuple[str, float]] = []
                 label = None

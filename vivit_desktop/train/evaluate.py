@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..fileio import atomic_path, atomic_write_text
+from ..fileio import atomic_path, atomic_write_text, check_writable
 
 
 @dataclass
@@ -69,6 +69,19 @@ class Evaluation:
             if not cv2.imwrite(str(tmp), image):
                 raise OSError(f"could not encode {path} as PNG")
         return Path(path)
+
+    def write(self, prefix: str | Path, overwrite: bool = False, title: str = "") -> tuple[Path, Path]:
+        """PREFIX.png and PREFIX.json; refuses before writing either if one exists (unless
+        `overwrite`)."""
+        png, js = evaluation_files(prefix, overwrite)
+        return self.write_png(png, overwrite, title), self.write_json(js, overwrite)
+
+
+def evaluation_files(prefix: str | Path, overwrite: bool = False) -> tuple[Path, Path]:
+    """(PREFIX.png, PREFIX.json), checked writable: call it to refuse before evaluating."""
+    prefix = Path(prefix)
+    png, js = prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".json")
+    return check_writable(png, overwrite), check_writable(js, overwrite)
 
 
 def confusion_image(confusion: np.ndarray, labels, title: str, cell: int = 46) -> np.ndarray:

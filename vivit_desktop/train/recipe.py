@@ -88,13 +88,11 @@ def train_one(code: str, out_dir: Path, settings: TrainSettings, heldout_clips: 
     evaluation.dataset = f"{heldout_clips} generated clips over held-out images (seed {settings.seed})"
     threads = torch.get_num_threads()
     latency = window_latency_ms(model)
-    prefix = out_dir / f"{model_name(code)}.confusion"
-    evaluation.write_json(prefix.with_suffix(".confusion.json"), overwrite=True)
-    evaluation.write_png(prefix.with_suffix(".confusion.png"), overwrite=True,
-                         title=f"{model_name(code)}: held-out accuracy {evaluation.accuracy:.1%}")
+    png, js = evaluation.write(out_dir / f"{model_name(code)}.confusion", overwrite=True,
+                               title=f"{model_name(code)}: held-out accuracy {evaluation.accuracy:.1%}")
     figures = {"heldout_accuracy": evaluation.accuracy, "heldout_clips": evaluation.clips,
-               "per_class_accuracy": evaluation.per_class, "confusion_matrix": prefix.name + ".png",
-               "confusion_matrix_json": prefix.name + ".json", "cpu_window_ms": round(latency, 2),
+               "per_class_accuracy": evaluation.per_class, "confusion_matrix": png.name,
+               "confusion_matrix_json": js.name, "cpu_window_ms": round(latency, 2),
                "cpu_threads": threads, "training_minutes": round(report.seconds / 60, 1),
                "training_loss_last": report.losses[-1] if report.losses else None}
     card = model.card.replace(provenance={**provenance, "training": settings.__dict__}, evaluation=figures)

@@ -183,8 +183,10 @@ def train(model, train_set: Dataset, out: str | Path, settings: TrainSettings = 
     device = torch.device(device)
     torch.manual_seed(settings.seed)
     model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n and "token" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n and "token" not in n)]
+    decay, no_decay = [], []  # no weight decay on norms, biases, position embeddings and tokens
+    for name, param in model.named_parameters():
+        matrix = param.ndim > 1 and "pos_embed" not in name and "token" not in name
+        (decay if matrix else no_decay).append(param)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr)
     first = _resume(model, optimizer, out, settings) if resume else 0
