@@ -288,3 +288,13 @@ def test_the_recipe_runs_end_to_end_in_its_quick_form(tmp_path):
         assert not (tmp_path / f"{name}.train.pt").exists()  # optimizer state is not shipped
         variants.add(model.card.variant)
     assert len(variants) == 4
+
+
+def test_generate_never_overwrites_clips_without_force(tmp_path):
+    args = ("generate", str(tmp_path), "--clips-per-class", "1", "--size", "16", "--frames", "2")
+    assert run(*args).returncode == 0
+    first = (tmp_path / "static" / "static-00000.mp4").read_bytes()
+    again = run(*args)
+    assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
+    assert run(*args, "--force").returncode == 0 and len(list((tmp_path / "static").iterdir())) == 1
+    assert first

@@ -169,6 +169,7 @@ def _add_training_commands(sub) -> None:
     gen.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
     gen.add_argument("--fps", type=float, default=15.0,
                      help="frame rate written; the motion is made for 15 frames per second (default 15)")
+    gen.add_argument("--force", action="store_true", help="overwrite clips already in OUT_DIR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -611,7 +612,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for i in range(args.clips_per_class * len(LABELS)):
         frames, label, _ = render_clip(i, split=args.split, seed=args.seed, size=args.size, num_frames=args.frames)
         path = args.out / LABELS[label] / f"{LABELS[label].replace(' ', '-')}-{i:05d}.mp4"
-        with atomic_path(path, overwrite=False) as tmp:
+        with atomic_path(path, overwrite=args.force) as tmp:
             writer = open_mp4_writer(tmp, path, args.fps, (args.size, args.size))
             try:
                 for frame in frames:

@@ -194,7 +194,7 @@ def open_dataset(spec: str, card: ModelCard, *, training: bool, seed: int = 0, l
     `training`, else the held-out one)."""
     if spec.startswith(SYNTHETIC_PREFIX):
         if spec != CAMERA_MOTION:
-            raise DataError(f"unknown generated dataset {spec!r}; the one there is is {CAMERA_MOTION}")
+            raise DataError(f"unknown generated dataset {spec!r}; the only one is {CAMERA_MOTION}")
         split = generator.TRAIN if training else generator.HELDOUT
         return CameraMotionClips(card, split, length=length, seed=seed)
     return ClipFolder(spec, card, labels=None if training else tuple(card.labels), training=training, seed=seed)
