@@ -116,6 +116,49 @@ def test_a_clockwise_roll_turns_the_content_counter_clockwise():
     assert turn == pytest.approx(-30, abs=3)
 
 
+def _rendered(label, seed=0):
+    rng = np.random.default_rng(seed)
+    return render_path(generator.natural_image("astronaut"), camera_path(label, rng, 16), 96, rng), LABELS.index(label)
+
+
+@pytest.mark.parametrize("label, how, becomes", [("pan left", "reverse", "pan right"), ("pan left", "mirror", "pan right"),
+                                                 ("pan left", "flip", "pan left"), ("tilt up", "flip", "tilt down"),
+                                                 ("tilt down", "reverse", "tilt up"), ("tilt up", "mirror", "tilt up")])
+def test_a_mirrored_flipped_or_reversed_clip_gets_the_label_of_the_motion_it_shows(label, how, becomes):
+    frames, index = _rendered(label)
+    out, new = generator.transform_clip(frames, index, **{how: True})
+    assert LABELS[new] == becomes
+    # the transformed clip moves like a freshly rendered clip of the label it was given
+    assert _content_shift(out) @ _content_shift(_rendered(becomes)[0]) > 0
+
+
+def test_reversed_zoom_and_mirrored_roll_swap_direction():
+    n = 8
+    zoom_in = _fixed_view(CameraPath(np.zeros((n, 2)), 1.6 ** -np.linspace(0, 1, n), np.zeros(n)))
+    out, label = generator.transform_clip(zoom_in, LABELS.index("zoom in"), reverse=True)
+    assert LABELS[label] == "zoom out" and np.linalg.norm(_dot(out[-1])) < np.linalg.norm(_dot(out[0]))
+    cw = _fixed_view(CameraPath(np.zeros((n, 2)), np.ones(n), np.deg2rad(np.linspace(0, 30, n))))
+    for how in ("mirror", "flip", "reverse"):
+        out, label = generator.transform_clip(cw, LABELS.index("rotate clockwise"), **{how: True})
+        start, end = _dot(out[0]), _dot(out[-1])
+        turn = np.degrees(np.arctan2(end[1], end[0]) - np.arctan2(start[1], start[0]))
+        turn = (turn + 180) % 360 - 180
+        assert LABELS[label] == "rotate counter-clockwise" and turn > 20, how  # content now turns clockwise
+
+
+def test_the_pool_starts_with_translations_only_and_is_deterministic():
+    from vivit_desktop.train.data import CameraMotionPool
+
+    card = create_model("vivit_t16x2_st", labels=LABELS, **tiny_overrides(image_size=16, num_frames=4, num_classes=10)).card
+    pool = CameraMotionPool(card, 30, warmup_items=20)
+    early = {pool[k][1] for k in range(20)}
+    assert early <= {LABELS.index(name) for name in generator.TRANSLATIONS} and len(early) > 2
+    later = {pool[k][1] for k in range(20, 220)}
+    assert later == set(range(len(LABELS)))
+    a, b = pool[57], CameraMotionPool(card, 30, warmup_items=20)[57]
+    assert torch.equal(a[0], b[0]) and a[1] == b[1] and a[0].shape == (4, 3, 16, 16)
+
+
 def test_shake_has_no_net_motion_and_static_barely_moves():
     rng = np.random.default_rng(0)
     shake = camera_path("shake", rng, 16)

@@ -57,9 +57,10 @@ def _build_parser() -> argparse.ArgumentParser:
                              description="Run the sliding-window classifier over whole videos (files, or folders "
                                          "of videos) and export per-window, per-frame and per-segment results.")
     analyze.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
-    analyze.add_argument("--model", required=True, metavar="NAME|PATH",
-                         help="a checkpoint (NAME.safetensors with NAME.json), or a registered architecture name "
-                              "(random weights: for checking the pipeline only)")
+    analyze.add_argument("--model", metavar="NAME|PATH",
+                         help="a shipped or user checkpoint's name (see `vivit-desktop models`), a checkpoint path "
+                              "(NAME.safetensors with NAME.json), or a registered architecture name (random weights: "
+                              "for checking the pipeline only); default: the shipped default model")
     analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     analyze.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
     analyze.add_argument("--batch", type=int, default=8, help="windows per forward pass (default 8)")
@@ -91,7 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                       "prediction with its latency. Ctrl+C stops.")
     live.add_argument("source", help="a camera index (0), a stream URL (rtsp://, http://...), a video file or a "
                                      "folder of images (played at its own speed)")
-    live.add_argument("--model", required=True, metavar="NAME|PATH", help="as for analyze")
+    live.add_argument("--model", metavar="NAME|PATH", help="as for analyze (default: the shipped default model)")
     live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     live.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
     live.add_argument("--top-k", type=int, default=3, help="labels per line (default 3)")
@@ -279,18 +280,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_for_analysis(spec: str):
-    from .model import create_model, list_models, load_model
-    from .fileio import sha256_file
-    from .model.checkpoint import checkpoint_files
+def _load_for_analysis(spec: str | None):
+    from .catalog import RANDOM_WEIGHTS, load
 
-    if spec in list_models():
+    model, model_hash, _ = load(spec)
+    if model_hash == RANDOM_WEIGHTS:
         print(f"warning: {spec} has random weights; its predictions are meaningless (use a checkpoint)",
               file=sys.stderr)
-        return create_model(spec), "random-weights"
-    weights, _ = checkpoint_files(spec)
-    model = load_model(spec)
-    return model, sha256_file(weights)
+    return model, model_hash
 
 
 def _collect_videos(paths: list[Path]) -> tuple[list[Path], int]:

@@ -78,9 +78,16 @@ class Predictor:
 
     For Model 2, windows that say which source frames they hold (`frames`, with a `source`
     key naming the video) reuse the spatial encoding of tubelets seen before; `reuse=False`
-    turns that off."""
+    turns that off. `precision`: "auto" (bf16/fp16 autocast on CUDA, float32 elsewhere) or
+    "float32" (everywhere)."""
 
-    def __init__(self, model, device: str = "auto", leave_a_core: bool = False, reuse: bool = True) -> None:
+    PRECISIONS = ("auto", "float32")
+
+    def __init__(self, model, device: str = "auto", leave_a_core: bool = False, reuse: bool = True,
+                 precision: str = "auto") -> None:
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; use {' or '.join(self.PRECISIONS)}")
+        self.precision = precision
         self.device = pick_device(device)
         if self.device.type == "cpu":
             cores = os.cpu_count() or 1
@@ -127,8 +134,8 @@ class Predictor:
 
     def _autocast(self):
         """bf16 where the GPU has it (no overflow), else fp16; full precision on the CPU."""
-        if self.device.type != "cuda":
-            return torch.autocast("cpu", enabled=False)
+        if self.device.type != "cuda" or self.precision == "float32":
+            return torch.autocast(self.device.type if self.device.type == "cuda" else "cpu", enabled=False)
         bf16 = torch.cuda.is_bf16_supported()
         return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
 

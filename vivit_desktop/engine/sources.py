@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,6 +363,32 @@ def paced(frames: Iterable[Frame], speed: float = 1.0) -> Iterator[Frame]:
         if delay > 0:
             time.sleep(delay)
         yield frame
+
+
+def list_cameras(limit: int = 8) -> list[tuple[int, str]]:
+    """(index, name) of the cameras present. On Linux, the video4linux capture devices (named by
+    their driver); elsewhere, the indices OpenCV can open, tried in order."""
+    found = []
+    v4l = Path("/sys/class/video4linux")
+    if sys.platform.startswith("linux"):
+        for node in sorted(v4l.glob("video*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0)):
+            index = int(re.sub(r"\D", "", node.name) or 0)
+            try:
+                name = (node / "name").read_text().strip()
+            except OSError:
+                name = node.name
+            found.append((index, f"{name} (/dev/{node.name})"))
+        return found[:limit]
+    for index in range(limit):
+        cap = cv2.VideoCapture(index)
+        try:
+            if cap.isOpened():
+                found.append((index, f"Camera {index}"))
+            else:
+                break
+        finally:
+            cap.release()
+    return found
 
 
 def is_stream_url(spec: str) -> bool:

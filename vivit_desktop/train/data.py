@@ -63,6 +63,72 @@ class CameraMotionClips(Dataset):
         return prepare(self.pre, frames), label
 
 
+def _render_for_pool(job: tuple[int, str, int, int, int]) -> tuple[np.ndarray, int]:
+    index, split, seed, size, frames = job
+    clip, label, _ = generator.render_clip(index, split=split, seed=seed, size=size, num_frames=frames)
+    return clip, label
+
+
+class CameraMotionPool(Dataset):
+    """`clips` generated clips rendered once (in `processes` processes) and drawn from without
+    end, each draw mirrored, flipped and reversed in time at random with its label changed to
+    match (`generator.transform_clip`): eight exact variants of every clip for the price of one.
+
+    A curriculum: the first `warmup_items` draws (the first `warmup_items / batch_size` steps of
+    a run) come only from the pure translations and static clips. A ViViT trained from scratch
+    on all ten motions at once stays at chance for thousands of steps; once it has learnt to
+    see translation, zoom and roll (patterns of local translations) follow within hundreds.
+    Item k depends on (seed, k) alone, so resumed runs and data loader workers agree."""
+
+    labels = generator.LABELS
+    endless = True
+
+    def __init__(self, card: ModelCard, clips: int, *, split: str = generator.TRAIN, seed: int = 0,
+                 warmup_items: int = 0, processes: int = 1, progress: bool = False) -> None:
+        if tuple(card.labels) != generator.LABELS:
+            raise DataError(f"the camera-motion clips have the labels {', '.join(generator.LABELS)}; "
+                            f"the model has {len(card.labels)} others")
+        if clips < len(generator.LABELS):
+            raise DataError(f"a pool needs at least {len(generator.LABELS)} clips (one per label), got {clips}")
+        self.card, self.seed, self.warmup_items = card, seed, warmup_items
+        self.pre = Preprocessor(card)
+        self.skipped: list[tuple[str, str]] = []
+        self.name = f"{CAMERA_MOTION} ({split}, seed {seed}, pool of {clips})"
+        size = card.resize_shorter or card.image_size
+        jobs = [(i, split, seed, size, card.num_frames) for i in range(clips)]
+        if processes > 1:
+            import multiprocessing
+
+            with multiprocessing.get_context("spawn").Pool(processes) as pool:
+                rendered = list(self._progress(pool.imap(_render_for_pool, jobs, chunksize=32), clips, progress))
+        else:
+            rendered = [_render_for_pool(job) for job in self._progress(jobs, clips, progress)]
+        self.frames = np.stack([clip for clip, _ in rendered])
+        self.targets = np.array([label for _, label in rendered])
+        easy = [generator.LABELS.index(name) for name in generator.TRANSLATIONS]
+        self._easy = np.flatnonzero(np.isin(self.targets, easy))
+
+    @staticmethod
+    def _progress(items, total: int, enabled: bool):
+        if not enabled:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, total=total, desc="rendering clips", unit="clip", dynamic_ncols=True)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        rng = np.random.default_rng([self.seed, 11, int(index)])
+        choices = self._easy if index < self.warmup_items else None
+        k = int(rng.choice(choices)) if choices is not None else int(rng.integers(len(self.frames)))
+        mirror, flip, reverse = (bool(b) for b in rng.integers(0, 2, 3))
+        frames, label = generator.transform_clip(self.frames[k], int(self.targets[k]), mirror=mirror, flip=flip,
+                                                 reverse=reverse)
+        return prepare(self.pre, frames), label
+
+
 @dataclass(frozen=True)
 class ClipInfo:
     path: Path

@@ -48,9 +48,36 @@ NATURAL_SHARE = 0.5  # of clips drawn over a natural image; the rest over proced
 MIN_CONTRAST = 35.0
 # Motion over one clip: pans and tilts in viewport widths, zoom as the factor of the view's
 # width, rolls in degrees.
-PAN_RANGE = (0.12, 0.8)
-ZOOM_RANGE = (1.25, 2.5)
-ROLL_RANGE = (12.0, 60.0)  # standard deviation of a procedural texture's pixel values, at least
+PAN_RANGE = (0.3, 1.0)
+ZOOM_RANGE = (1.8, 3.5)
+ROLL_RANGE = (25.0, 100.0)  # standard deviation of a procedural texture's pixel values, at least
+
+
+# What a camera motion becomes when its clip is mirrored left-right, flipped upside down, or
+# played backwards (labels not named stay as they are): free, exact training data.
+_SWAP_PAN = {"pan left": "pan right", "pan right": "pan left"}
+_SWAP_TILT = {"tilt up": "tilt down", "tilt down": "tilt up"}
+_SWAP_ZOOM = {"zoom in": "zoom out", "zoom out": "zoom in"}
+_SWAP_ROLL = {"rotate clockwise": "rotate counter-clockwise", "rotate counter-clockwise": "rotate clockwise"}
+MIRRORED = {**_SWAP_PAN, **_SWAP_ROLL}
+FLIPPED = {**_SWAP_TILT, **_SWAP_ROLL}
+REVERSED = {**_SWAP_PAN, **_SWAP_TILT, **_SWAP_ZOOM, **_SWAP_ROLL}
+# The motions a model learns first (see `CameraMotionPool`): pure translations and no motion.
+TRANSLATIONS = ("static", "pan left", "pan right", "tilt up", "tilt down")
+
+
+def transform_clip(frames: np.ndarray, label: int, *, mirror: bool = False, flip: bool = False,
+                   reverse: bool = False) -> tuple[np.ndarray, int]:
+    """A clip (T, H, W, C) mirrored, flipped and/or reversed in time, with its label changed to
+    the camera motion that produces it."""
+    name = LABELS[label]
+    if mirror:
+        frames, name = frames[:, :, ::-1], MIRRORED.get(name, name)
+    if flip:
+        frames, name = frames[:, ::-1], FLIPPED.get(name, name)
+    if reverse:
+        frames, name = frames[::-1], REVERSED.get(name, name)
+    return np.ascontiguousarray(frames), LABELS.index(name)
 
 
 class GeneratorError(ValueError):
@@ -235,7 +262,7 @@ def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
         angle = (1.0 if label == "rotate clockwise" else -1.0) * amount * p
     elif label == "shake":
         jitter = 0.0
-        amplitude = rng.uniform(0.02, 0.08)
+        amplitude = rng.uniform(0.03, 0.1)
         offset = np.stack([_tremor(rng, n, amplitude), _tremor(rng, n, amplitude)], axis=1)
         angle = _tremor(rng, n, np.deg2rad(rng.uniform(0.5, 3.0)))
         zoom = 1.0 + _tremor(rng, n, rng.uniform(0.0, 0.02))
@@ -328,14 +355,14 @@ def degrade(frames: np.ndarray, rng: np.random.Generator,
     if texture is not None and rng.random() < 0.3:
         _foreground(rng, out, texture)
     if rng.random() < 0.3:
-        sigma = rng.uniform(0.3, 1.2)
+        sigma = rng.uniform(0.3, 0.8)
         for t in range(n):
             out[t] = cv2.GaussianBlur(out[t], (0, 0), sigma)
-    if rng.random() < 0.4:
-        noise = rng.normal(0, rng.uniform(1, 8), out.shape)
+    if rng.random() < 0.3:
+        noise = rng.normal(0, rng.uniform(1, 4), out.shape)
         out = np.clip(out + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        quality = int(rng.integers(25, 90))
+    if rng.random() < 0.3:
+        quality = int(rng.integers(50, 95))
         for t in range(n):
             ok, data = cv2.imencode(".jpg", out[t], [cv2.IMWRITE_JPEG_QUALITY, quality])
             out[t] = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)

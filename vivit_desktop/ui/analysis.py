@@ -1,0 +1,285 @@
+"""One model's analysis of the open source, on a worker thread of its own.
+
+A run loads its model, then either analyses a file ahead of the playhead (the engine's
+`analyze_source`, windows arriving in batches; a finished analysis goes to the sidecar cache and
+comes back from it at once next time) or, for a camera or stream, owns a `LiveRunner` that the
+reader feeds. Workers only emit signals; the results live here, on the GUI thread, and are
+appended when the signals arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from ..engine.analysis import Cancelled, WindowSettings, analyze_source
+from ..engine.postprocess import PostProcessing
+from ..engine.results import AnalysisResult, WindowResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Immutable: what to analyse, with what. `source` is a path (file) or None (live: frames
+    come from the reader)."""
+
+    model: str | None  # a catalog spec; None = the shipped default
+    device: str = "auto"
+    precision: str = "auto"
+    hop: int = 8
+    source: Path | None = None
+    fps: float = 30.0
+    frame_count: int | None = None
+    use_cache: bool = True
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    sha256: str
+    description: str
+
+    @property
+    def card(self):
+        return self.model.card
+
+
+class _Worker(QThread):
+    model_loaded = Signal(object, object)  # LoadedModel, Predictor
+    windows = Signal(list)  # [WindowResult], in order
+    progress = Signal(int)  # frames decoded so far
+    done = Signal(object)  # the finished AnalysisResult (files), or None (cancelled)
+    failed = Signal(str)
+
+    def __init__(self, request: RunRequest, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("vivit-analysis")
+        self.request = request
+        self.cancel = threading.Event()
+        self.live_ready = threading.Event()  # live: the predictor exists
+        self.predictor = None
+
+    def run(self) -> None:
+        from .. import catalog
+        from ..engine.predictor import Predictor
+
+        request = self.request
+        try:
+            model, sha, description = catalog.load(request.model)
+            self.predictor = Predictor(model, device=request.device, leave_a_core=True, precision=request.precision)
+        except Exception as e:  # noqa: BLE001 - any load failure is the user's to see
+            self.failed.emit(f"cannot load the model {request.model or '(default)'}: {e}")
+            return
+        self.model_loaded.emit(LoadedModel(model, sha, description), self.predictor)
+        if request.source is None:
+            self.live_ready.set()
+            return
+        try:
+            self._analyse_file(LoadedModel(model, sha, description))
+        except Cancelled:
+            self.done.emit(None)
+        except Exception as e:  # noqa: BLE001
+            log.exception("analysis failed")
+            self.failed.emit(f"analysis of {request.source.name} failed: {e}")
+
+    def _analyse_file(self, loaded: LoadedModel) -> None:
+        from .. import catalog
+        from ..engine.cache import ResultCache
+        from ..engine.sources import open_source
+        from ..fileio import sha256_file
+
+        request, cache = self.request, ResultCache()
+        video_hash = sha256_file(request.source) if request.use_cache else ""
+        if request.use_cache and loaded.sha256 != catalog.RANDOM_WEIGHTS:
+            cached = cache.load(video_hash, loaded.sha256, loaded.card, request.hop)
+            if cached is not None:
+                self.windows.emit(list(cached.windows))
+                self.progress.emit(cached.frame_count)
+                self.done.emit(cached)
+                return
+        decoded = 0
+
+        def tick(n: int) -> None:
+            nonlocal decoded
+            decoded += n
+            if decoded % 8 == 0:
+                self.progress.emit(decoded)
+
+        with open_source(request.source) as source:
+            result = analyze_source(source, self.predictor, WindowSettings(hop=request.hop, batch_size=4), tick,
+                                    on_windows=lambda batch: self.windows.emit(list(batch)),
+                                    cancelled=self.cancel.is_set)
+        result.model_sha256, result.video_sha256 = loaded.sha256, video_hash
+        if request.use_cache:
+            cache.store(result)
+        self.progress.emit(result.frame_count)
+        self.done.emit(result)
+
+
+@dataclass
+class LiveStats:
+    latency_s: float = 0.0
+    compute_s: float = 0.0
+    dropped: int = 0
+    newest_frame: int = -1
+    arrived: float = 0.0  # time.perf_counter() of the newest result
+
+
+class AnalysisRun(QObject):
+    """The results of one model on the open source, and the worker producing them.
+
+    Signals: `model_loaded(card)`, `changed()` (new windows or a new frame count),
+    `progress(decoded, total)`, `finished()`, `errored(message)`."""
+
+    model_loaded = Signal(object)
+    changed = Signal()
+    progress = Signal(int, int)
+    finished = Signal()
+    errored = Signal(str)
+
+    def __init__(self, request: RunRequest, parent=None) -> None:
+        super().__init__(parent)
+        self.request = request
+        self.loaded: LoadedModel | None = None
+        self.windows: list[WindowResult] = []
+        self.frame_count = request.frame_count or 0
+        self.decoded = 0
+        self.complete = False
+        self.post = PostProcessing()
+        self.live = LiveStats()
+        self._runner = None
+        self._result: AnalysisResult | None = None
+        self._worker = _Worker(request)
+        self._worker.model_loaded.connect(self._on_model)
+        self._worker.windows.connect(self._on_windows)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self.errored)
+        self._live_bridge.connect(self._on_live)  # LiveRunner calls back on its own thread
+        self._error_bridge.connect(self.errored)
+        self._worker.start()
+
+    # -- worker side, delivered on the GUI thread ------------------------------------------------
+    def _on_model(self, loaded: LoadedModel, predictor) -> None:
+        self.loaded = loaded
+        if self.request.source is None:
+            from ..engine.live import LiveRunner
+
+            self._runner = LiveRunner(predictor, self.request.fps, self.request.hop,
+                                      on_result=self._live_bridge.emit, on_error=lambda e: self._error_bridge.emit(str(e)))
+        self.model_loaded.emit(loaded.card)
+
+    _live_bridge = Signal(object)
+    _error_bridge = Signal(str)
+
+    def _on_windows(self, batch: list) -> None:
+        self.windows.extend(batch)
+        self.frame_count = max(self.frame_count, batch[-1].end_frame + 1)
+        self._result = None
+        self.changed.emit()
+
+    def _on_progress(self, decoded: int) -> None:
+        self.decoded = decoded
+        self.progress.emit(decoded, self.request.frame_count or 0)
+
+    def _on_done(self, result) -> None:
+        if result is None:
+            return
+        self.frame_count = result.frame_count
+        if len(result.windows) != len(self.windows):  # from the cache, or batches that raced: take the whole
+            self.windows = list(result.windows)
+        self.complete = True
+        self._result = None
+        self.changed.emit()
+        self.finished.emit()
+
+    def _on_live(self, live) -> None:
+        self.windows.append(live.window)
+        if len(self.windows) > 4000:  # a long webcam session: keep the last few minutes
+            del self.windows[:1000]
+        self.live = LiveStats(live.latency_s, live.compute_s, live.dropped, live.window.end_frame, time.perf_counter())
+        self.frame_count = max(self.frame_count, live.window.end_frame + 1)
+        self._result = None
+        self.changed.emit()
+
+    # -- the GUI's side ---------------------------------------------------------------------------
+    def push(self, frame) -> None:
+        """Live sources: the reader thread hands each frame over (ignored until the model is loaded)."""
+        runner = self._runner
+        if runner is not None:
+            runner.push(frame)
+
+    @property
+    def card(self):
+        return self.loaded.card if self.loaded else None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.card.labels if self.card else ()
+
+    @property
+    def name(self) -> str:
+        return self.card.name if self.card else (self.request.model or "default model")
+
+    def result(self) -> AnalysisResult | None:
+        """The windows so far as an AnalysisResult (rebuilt only when windows arrive)."""
+        if self.card is None or not self.windows:
+            return None
+        if self._result is None or self._result.post != self.post:
+            offset = self.windows[0].start_frame if self.request.source is None else 0
+            windows = self.windows if not offset else [self._shift(w, offset) for w in self.windows]
+            self._result = AnalysisResult(
+                source=str(self.request.source or "live"), fps=self.request.fps,
+                frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
+                card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
+                model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post)
+            self._result_offset = offset
+        return self._result
+
+    @property
+    def frame_offset(self) -> int:
+        """Live results cover only recent frames: index 0 of `result()` is this source frame."""
+        self.result()
+        return getattr(self, "_result_offset", 0)
+
+    @staticmethod
+    def _shift(w: WindowResult, offset: int) -> WindowResult:
+        return WindowResult(w.index, w.centre_frame - offset, tuple(f - offset for f in w.frames), w.probs,
+                            w.attention, w.latency_s)
+
+    def window_at(self, frame: int) -> WindowResult | None:
+        """The window whose prediction is shown at `frame`: for a file the one centred nearest;
+        live, the newest that has ended by then."""
+        if not self.windows:
+            return None
+        if self.request.source is None:
+            ended = [w for w in self.windows[-64:] if w.end_frame <= frame]
+            return ended[-1] if ended else None
+        centres = np.fromiter((w.centre_frame for w in self.windows), int, len(self.windows))
+        i = int(np.abs(centres - frame).argmin())
+        w = self.windows[i]
+        return w if w.start_frame <= frame <= w.end_frame or abs(w.centre_frame - frame) <= self.request.hop else None
+
+    def set_post(self, post: PostProcessing) -> None:
+        self.post = post
+        self.changed.emit()
+
+    def stop(self, wait_ms: int = 10000) -> bool:
+        """Cancel and wait for the worker (and the live runner) to end."""
+        self._worker.cancel.set()
+        ok = self._worker.wait(wait_ms)
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        return ok
+
+    @property
+    def running(self) -> bool:
+        return self._worker.isRunning()

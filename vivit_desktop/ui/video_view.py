@@ -1,0 +1,115 @@
+"""The video, scaled to the view with its aspect kept, and the predictions drawn over it."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+BAR_COLOUR = QColor(80, 170, 255)
+
+
+class VideoView(QWidget):
+    """Shows the newest frame given to `set_frame`; `set_overlay` sets the ranked predictions
+    drawn in a translucent dark box (readable on light and on dark footage)."""
+
+    double_clicked = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumSize(320, 180)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self._image: QImage | None = None
+        self._array: np.ndarray | None = None  # keeps the QImage's memory alive
+        self._ranked: list[tuple[str, float]] = []
+        self._caption = ""
+        self._state = ""  # "preparing", "stale": drawn as a badge
+        self._message = "Open a video (File ▸ Open, or drop a file here)"
+        self.show_overlay = True
+        self.painted = 0
+
+    def set_frame(self, image: np.ndarray) -> None:
+        self._array = np.ascontiguousarray(image)
+        h, w = self._array.shape[:2]
+        self._image = QImage(self._array.data, w, h, 3 * w, QImage.Format_RGB888)
+        self._message = ""
+        self.update()
+
+    def clear(self, message: str = "") -> None:
+        self._image, self._array, self._message = None, None, message
+        self._ranked, self._caption, self._state = [], "", ""
+        self.update()
+
+    def set_overlay(self, ranked: list[tuple[str, float]], caption: str = "", state: str = "") -> None:
+        if (ranked, caption, state) != (self._ranked, self._caption, self._state):
+            self._ranked, self._caption, self._state = ranked, caption, state
+            self.update()
+
+    def image_rect(self) -> QRectF:
+        if self._image is None:
+            return QRectF(self.rect())
+        w, h = self._image.width(), self._image.height()
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def grab_frame(self) -> QImage | None:
+        return self._image.copy() if self._image is not None else None
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.double_clicked.emit()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(16, 16, 18))
+        if self._image is None:
+            painter.setPen(QColor(170, 170, 170))
+            painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self._message)
+            return
+        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        target = self.image_rect()
+        painter.drawImage(target, self._image)
+        if self.show_overlay:
+            self._draw_overlay(painter, target)
+        self.painted += 1
+
+    def _draw_overlay(self, painter: QPainter, target: QRectF) -> None:
+        painter.setRenderHint(QPainter.Antialiasing)
+        size = max(9.0, min(18.0, target.height() / 26))
+        font = QFont(self.font())
+        font.setPointSizeF(size)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        line = metrics.height() + 6
+        rows = self._ranked[:5]
+        label_w = max([metrics.horizontalAdvance(label) for label, _ in rows] + [80])
+        bar_w = max(60.0, min(180.0, target.width() * 0.18))
+        pad = 8
+        lines = len(rows) + (1 if self._caption or self._state else 0)
+        if not lines:
+            return
+        box = QRectF(target.left() + 10, target.top() + 10, label_w + bar_w + 70 + 2 * pad, lines * line + 2 * pad)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 165))
+        painter.drawRoundedRect(box, 6, 6)
+        y = box.top() + pad
+        if self._caption or self._state:
+            painter.setPen(QColor(255, 200, 80) if self._state else QColor(200, 200, 200))
+            text = f"{self._caption}  [{self._state}]" if self._state else self._caption
+            painter.drawText(QRectF(box.left() + pad, y, box.width() - 2 * pad, line), Qt.AlignVCenter, text)
+            y += line
+        for i, (label, p) in enumerate(rows):
+            x = box.left() + pad
+            painter.setPen(QColor(255, 255, 255) if i == 0 else QColor(225, 225, 225))
+            painter.drawText(QRectF(x, y, label_w, line), Qt.AlignVCenter, label)
+            bar = QRectF(x + label_w + 10, y + line * 0.25, bar_w, line * 0.5)
+            painter.setPen(QPen(QColor(255, 255, 255, 90), 1))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(bar)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(BAR_COLOUR if i == 0 else QColor(150, 150, 160))
+            painter.drawRect(QRectF(bar.left(), bar.top(), bar.width() * float(np.clip(p, 0, 1)), bar.height()))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(QRectF(bar.right() + 6, y, 60, line), Qt.AlignVCenter, f"{p:.0%}")
+            y += line
