@@ -173,14 +173,33 @@ def _add_training_commands(sub) -> None:
     gen.add_argument("--force", action="store_true", help="overwrite clips already in OUT_DIR")
 
 
+COMMANDS = ("models", "import", "info", "analyze", "live", "train", "evaluate", "generate")
+
+
+def wants_gui(argv: Sequence[str]) -> bool:
+    """No sub-command: `vivit-desktop`, `vivit-desktop VIDEO`, `vivit-desktop --model X VIDEO`."""
+    if any(a in ("-h", "--help", "--version", "--help-commands") for a in argv):
+        return False
+    return not any(a in COMMANDS for a in argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
+    if wants_gui(argv):
+        try:
+            from .ui.app import main as gui_main
+        except ImportError as e:
+            print(f"vivit-desktop: the window needs PySide6 and pyqtgraph ({e}); install them, or use a sub-command "
+                  "(vivit-desktop --help)", file=sys.stderr)
+            return 1
+        return gui_main(argv)
+    if "--help-commands" in argv:
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command is None:
-        parser.print_help()
-        return 0
     command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze,
                "live": cmd_live, "train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate}[args.command]
     try:

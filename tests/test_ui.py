@@ -1,0 +1,210 @@
+"""The window, driven as a user would (pytest-qt, offscreen): open, play, seek, step, switch
+model, compare, a simulated camera, export, a broken file, and a clean close."""
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from vivit_desktop.engine.sources import LoopingSource, open_source  # noqa: E402
+from vivit_desktop.model import create_model, save_model  # noqa: E402
+from vivit_desktop.ui.main_window import MainWindow  # noqa: E402
+
+from test_engine import make_clip  # noqa: E402
+
+LABELS = ("static", "pan left", "pan right", "zoom in", "shake")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Two tiny checkpoints of different variants (8 frames of 32 px, one every frame)."""
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for code in ("fe", "st"):
+        model = create_model(f"vivit_t16x2_{code}", labels=LABELS, num_frames=8, image_size=32, depth=1,
+                             temporal_depth=1, hidden_size=32, num_heads=2, mlp_dim=64)
+        model.card = model.card.replace(name=f"tiny-{code}", frame_stride=1)
+        paths[code] = save_model(model, folder / f"tiny-{code}")[0]
+    return paths
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path / "clip.avi", frames=60, size=(72, 96), fps=25.0)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, models, monkeypatch):
+    monkeypatch.setenv("VIVIT_DESKTOP_MODELS", str(tmp_path / "user-models"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(models["fe"]), settings=settings, show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def _analysed(w, qtbot, timeout=30000):
+    qtbot.waitUntil(lambda: w.primary is not None and w.primary.complete, timeout=timeout)
+    return w.primary
+
+
+def test_open_play_seek_step_and_results_fill_the_timeline(window, qtbot, clip):
+    w = window
+    w.open_path(clip)
+    qtbot.waitUntil(lambda: w.info is not None and w.video.painted > 0, timeout=10000)
+    assert w.info.fps == pytest.approx(25.0) and not w.info.live
+    run = _analysed(w, qtbot)
+    assert run.name == "tiny-fe" and run.frame_count == 60
+    result = run.result()
+    covered = np.isfinite(result.frame_probs()).all(axis=1)
+    assert covered.all()  # every frame has a prediction once the analysis is done
+    qtbot.waitUntil(lambda: w.tracks[0].timeline.shown != [], timeout=5000)  # the timer drew the curves
+    # playing moves the playhead; pause holds it
+    qtbot.waitUntil(lambda: w.playhead > 5 or not w.playing, timeout=10000)
+    w.seek(40)
+    qtbot.waitUntil(lambda: w.playhead == 40, timeout=5000)
+    w.step(-3)
+    qtbot.waitUntil(lambda: w.playhead == 37, timeout=5000)
+    assert not w.reader.playing  # stepping pauses
+    ranked, window_result, state = w.shown_prediction()
+    assert [label for label, _ in ranked][:1] and set(label for label, _ in ranked) == set(LABELS)
+    assert window_result.start_frame <= 37 <= window_result.end_frame and state == ""
+    # the bracket marks the frames that fed the shown prediction
+    w._refresh()
+    low, high = w.tracks[0].timeline.bracket.getRegion()
+    assert low * 25 <= 37 <= high * 25
+    # clicking the timeline seeks (the signal the click emits)
+    w.tracks[0].timeline.seek_requested.emit(10)
+    qtbot.waitUntil(lambda: w.playhead == 10, timeout=5000)
+    assert "0:00.40" in w.time_label.text()
+
+
+def test_threshold_and_smoothing_apply_to_cached_results_without_rerunning(window, qtbot, clip):
+    w = window
+    w.open_path(clip)
+    run = _analysed(w, qtbot)
+    windows_before = list(run.windows)
+    w.threshold_box.setValue(0.99)  # no class of a random tiny model is that sure
+    assert run.result().post.threshold == pytest.approx(0.99)
+    assert (run.result().frame_labels() == -1).all() and run.result().segments() == []
+    w._refresh()
+    assert w.segments.count() == 0 and w.tracks[0].timeline.threshold.value() == pytest.approx(0.99)
+    w.threshold_box.setValue(0.0)
+    w.smooth_box.setCurrentIndex(1)
+    w._refresh()
+    assert w.segments.count() >= 1
+    assert run.windows == windows_before  # nothing was run again
+
+
+def test_switching_and_comparing_models(window, qtbot, clip, models):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.set_model(str(models["st"]))
+    run = _analysed(w, qtbot)
+    assert run.name == "tiny-st" and len(w.runs) == 1
+    w._refresh()
+    assert "tiny-st" in w.tracks[0].caption.text() and "tiny-st" in w.status_labels["model"].text()
+    w.compare_with(str(models["fe"]))
+    qtbot.waitUntil(lambda: len(w.runs) == 2 and w.runs[1].complete, timeout=30000)
+    w._refresh()
+    assert len(w.tracks) == 2 and "tiny-fe" in w.tracks[1].caption.text()
+    assert not np.allclose(w.runs[0].result().frame_probs(), w.runs[1].result().frame_probs())
+    w.compare_with(None)
+    w._refresh()
+    assert len(w.runs) == 1 and len(w.tracks) == 1
+
+
+def test_a_model_that_cannot_load_says_so_and_the_window_goes_on(window, qtbot, clip, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    (tmp_path / "bad.json").write_text("{}")
+    window.open_path(clip)
+    _analysed(window, qtbot)
+    window.set_model(str(bad))
+    qtbot.waitUntil(lambda: "cannot load the model" in window.last_error, timeout=10000)
+    assert window.isVisible()
+
+
+def test_simulated_camera_gives_live_predictions(window, qtbot, tmp_path):
+    w = window
+    video = make_clip(tmp_path / "cam.avi", frames=40, size=(72, 96), fps=25.0)
+    w.open_camera(lambda: LoopingSource(lambda: open_source(video)))
+    qtbot.waitUntil(lambda: w.info is not None and w.info.live, timeout=10000)
+    qtbot.waitUntil(lambda: w.primary is not None and len(w.primary.windows) >= 3, timeout=30000)
+    ranked, window_result, _ = w.shown_prediction()
+    assert ranked and window_result is not None
+    w._refresh()
+    assert "live" in w.status_labels["state"].text() or "stale" in w.status_labels["state"].text()
+    assert w.primary.live.latency_s > 0
+
+
+def test_exports_write_files_and_never_leave_partial_ones(window, qtbot, clip, tmp_path):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    written = w.export_predictions("json", tmp_path / "out.json")
+    data = json.loads(written[0].read_text())
+    assert data["model"]["name"] == "tiny-fe" and len(data["frames"]) == 60
+    assert [p.name for p in w.export_predictions("csv", tmp_path / "out.csv")][0] == "out.csv"
+    png = w.export_plots(tmp_path / "plots.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    thread = w.export_annotated(tmp_path / "annotated.mp4", wait=True)
+    qtbot.waitUntil(lambda: not thread.isRunning(), timeout=30000)
+    with open_source(tmp_path / "annotated.mp4") as source:
+        assert sum(1 for _ in source.frames()) == 60
+    # cancelled at once: no file, no temporary left behind
+    thread = w.export_annotated(tmp_path / "cancelled.mp4")
+    thread.cancelled = True
+    thread.wait(30000)
+    assert not (tmp_path / "cancelled.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and "cancelled" in p.name]
+
+
+def test_a_broken_file_gives_a_message_and_the_window_stays_usable(window, qtbot, tmp_path, clip):
+    w = window
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 4096)
+    with qtbot.waitSignal(w.source_failed, timeout=10000) as blocker:
+        w.open_path(broken)
+    assert "broken.mp4" in blocker.args[0]
+    assert w.isVisible() and w.reader is None and w.windowTitle() == "ViViT Desktop"
+    w.open_path(clip)  # the next file opens normally
+    _analysed(w, qtbot)
+    assert w.primary.frame_count == 60
+
+
+def test_recent_files_and_settings_persist(window, qtbot, clip, tmp_path, models):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.set_hop(4)
+    assert w.recent_files()[0] == str(Path(clip).resolve())
+    w.close()
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat), show_dialogs=False)
+    qtbot.addWidget(again)
+    assert again.hop == 4 and again.model_spec == str(models["fe"]) and again.recent_files()[0] == str(Path(clip).resolve())
+    again.shutdown()
+
+
+def test_close_leaves_no_threads_behind(qtbot, tmp_path, models, clip):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(models["st"]), settings=settings, show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_path(clip)
+    qtbot.waitUntil(lambda: w.primary is not None and w.primary.loaded is not None, timeout=10000)
+    video = make_clip(tmp_path / "cam.avi", frames=40, size=(72, 96), fps=25.0)
+    w.open_camera(lambda: LoopingSource(lambda: open_source(video)))  # switches source mid-analysis
+    qtbot.waitUntil(lambda: w.primary is not None and len(w.primary.windows) >= 1, timeout=30000)
+    reader, runs = w.reader, list(w.runs) + list(w._retired)
+    w.close()
+    assert not reader.isRunning()
+    assert all(not run.running for run in runs)
+    assert not [t for t in threading.enumerate() if t.name == "vivit-inference" and t.is_alive()]

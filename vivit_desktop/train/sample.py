@@ -1,0 +1,106 @@
+"""The sample clip the window opens by default: one camera moving over a held-out photograph
+through every camera motion the shipped models know, two seconds each, with the same speeds
+(per second) the generator trains on. Rebuild it with
+
+    python -m vivit_desktop.train.sample -o resources/sample.mp4
+
+The motions, in order, are written to SAMPLE.json beside it (frame ranges and labels), so a
+test can check the shipped model's predictions against what the camera really did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.annotate import open_mp4_writer
+from ..fileio import atomic_path, atomic_write_text
+from . import generator
+
+FPS = 30.0
+SECONDS_PER_MOTION = 2.0
+WINDOW_S = 16 * 2 / FPS  # what one training clip spans: 16 model frames, one every 2 at 30 fps
+ORDER = ("static", "pan right", "pan left", "tilt down", "tilt up", "zoom in", "zoom out", "rotate clockwise",
+         "rotate counter-clockwise", "shake", "static")
+IMAGE = "coffee"  # held out: never seen in training
+
+
+def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
+    """The whole camera path, frame by frame, and the motion of each stretch."""
+    rng = np.random.default_rng(seed)
+    n = int(round(SECONDS_PER_MOTION * FPS))
+    per_window = SECONDS_PER_MOTION / WINDOW_S  # a stretch lasts this many training windows
+    offsets, zooms, angles, stretches = [], [], [], []
+    offset, zoom, angle = np.zeros(2), 1.0, 0.0
+    mid = lambda r: (r[0] + r[1]) / 2  # noqa: E731 - the middle of a training range
+    for k, label in enumerate(ORDER):
+        t = np.linspace(0, 1, n + 1)[1:]
+        ease = t * t * (3 - 2 * t)
+        step_offset, step_zoom, step_angle = np.zeros((n, 2)), np.ones(n), np.zeros(n)
+        if label.startswith(("pan", "tilt")):
+            axis = 0 if label.startswith("pan") else 1
+            sign = -1.0 if label in ("pan left", "tilt up") else 1.0
+            # half the middle speed: the path must stay inside the photograph
+            step_offset[:, axis] = sign * 0.5 * mid(generator.PAN_RANGE) * per_window * ease * zoom
+        elif label.startswith("zoom"):
+            factor = mid(generator.ZOOM_RANGE) ** (0.6 * per_window) if label == "zoom in" else None
+            factor = factor or zooms[-1][0] / zoom  # zoom out returns to where zoom in started
+            step_zoom = factor ** (-ease) if label == "zoom in" else factor ** ease
+        elif label.startswith("rotate"):
+            sign = 1.0 if label == "rotate clockwise" else -1.0
+            step_angle = sign * np.deg2rad(0.6 * mid(generator.ROLL_RANGE)) * per_window * ease
+        elif label == "shake":
+            amplitude = 0.06 * zoom
+            step_offset = np.stack([generator._tremor(rng, n, amplitude), generator._tremor(rng, n, amplitude)], 1)
+        offsets.append(offset + step_offset)
+        zooms.append(zoom * step_zoom)
+        angles.append(angle + step_angle)
+        start = k * n
+        stretches.append({"label": label, "start_frame": start, "end_frame": start + n - 1,
+                          "start_time": start / FPS, "end_time": (start + n) / FPS})
+        offset, zoom, angle = offsets[-1][-1].copy(), float(zooms[-1][-1]), float(angles[-1][-1])
+        if label == "shake":
+            offset = offsets[-1][0].copy()
+    path = generator.CameraPath(np.concatenate(offsets), np.concatenate(zooms), np.concatenate(angles))
+    return path, stretches
+
+
+def make_sample(out: Path, size: int = 360, seed: int = 0, overwrite: bool = False) -> Path:
+    path, stretches = sample_path(seed)
+    image = generator.natural_image(IMAGE)
+    frames = generator.render_path(image, path, size, np.random.default_rng(seed))
+    import cv2
+
+    with atomic_path(out, overwrite) as tmp:
+        writer = open_mp4_writer(tmp, out, FPS, (size, size))
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"image": f"skimage:{IMAGE}", "fps": FPS, "seed": seed,
+                                                            "motions": stretches}, indent=2) + "\n",
+                      overwrite=overwrite)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vivit_desktop.train.sample", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--out", type=Path, default=Path("resources/sample.mp4"))
+    parser.add_argument("--size", type=int, default=360)
+    parser.add_argument("--force", action="store_true", help="replace an existing sample")
+    args = parser.parse_args(argv)
+    try:
+        print(make_sample(args.out, args.size, overwrite=args.force))
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""`vivit-desktop [VIDEO]`: the window, with the default model and the sample clip (or VIDEO)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vivit-desktop", description="ViViT Desktop: open a video and watch what a "
+                                     "video transformer predicts and attends to. Sub-commands (analyze, live, train, "
+                                     "...) run headless: see `vivit-desktop --help-commands`.")
+    parser.add_argument("video", nargs="?", help="a video file, camera index or stream URL to open "
+                                                 "(default: the bundled sample clip)")
+    parser.add_argument("--model", metavar="NAME|PATH", help="the model to start with (default: the last one used, "
+                                                             "else the shipped default)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="inference device")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG", help=argparse.SUPPRESS)
+    parser.add_argument("--screenshot-after", type=float, default=8.0, help=argparse.SUPPRESS)
+    parser.add_argument("--size", metavar="WxH", help="initial window size, e.g. 1920x1080")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import APP, ORG, MainWindow, icon_path, sample_clip
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP)
+    app.setOrganizationName(ORG)
+    app.setStyle("Fusion")
+    _dark_palette(app)
+    if icon_path().exists():
+        app.setWindowIcon(QIcon(str(icon_path())))
+    window = MainWindow(model=args.model, device=args.device)
+    if args.size:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        window.resize(width, height)
+    window.show()
+    target = args.video or (str(sample_clip()) if sample_clip().exists() else None)
+    if target is not None:
+        if str(target).isdigit():
+            window.open_camera(int(target))
+        elif "://" in str(target):
+            window.open_stream(str(target))
+        else:
+            window.open_path(target)
+    if args.screenshot:
+        def shoot() -> None:
+            window.grab().save(str(args.screenshot))
+            window.close()
+
+        QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
+    signal.signal(signal.SIGINT, lambda *_: window.close())  # Ctrl+C in the terminal closes cleanly
+    pulse = QTimer()
+    pulse.start(250)  # lets Python see the signal while Qt's loop runs
+    pulse.timeout.connect(lambda: None)
+    return app.exec()
+
+
+def _dark_palette(app) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in ((QPalette.Window, (37, 37, 42)), (QPalette.WindowText, (225, 225, 230)),
+                         (QPalette.Base, (28, 28, 32)), (QPalette.AlternateBase, (44, 44, 50)),
+                         (QPalette.Text, (225, 225, 230)), (QPalette.Button, (48, 48, 54)),
+                         (QPalette.ButtonText, (225, 225, 230)), (QPalette.Highlight, (80, 170, 255)),
+                         (QPalette.HighlightedText, (10, 10, 10)), (QPalette.ToolTipBase, (50, 50, 56)),
+                         (QPalette.ToolTipText, (235, 235, 240))):
+        palette.setColor(role, QColor(*colour))
+    palette.setColor(QPalette.Disabled, QPalette.Text, QColor(120, 120, 125))
+    palette.setColor(QPalette.Disabled, QPalette.WindowText, QColor(120, 120, 125))
+    palette.setColor(QPalette.Disabled, QPalette.ButtonText, QColor(120, 120, 125))
+    app.setPalette(palette)
