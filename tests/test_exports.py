@@ -124,3 +124,15 @@ def test_cli_analyses_a_folder_of_images_and_names_an_empty_folder(tmp_path, mod
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'empty'}: the folder holds no videos and no images"]
     assert json.loads((tmp_path / "out" / "frames.json").read_text())["frame_count"] == 12
+
+
+def test_atomic_writes_give_files_the_usual_permissions(tmp_path):
+    """Exports go through a private temporary file; the user's file must not stay private (0600)."""
+    import os
+
+    from vivit_desktop.fileio import atomic_write_text
+
+    path = atomic_write_text(tmp_path / "out.json", "{}")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# what a plain open() would give a new file; mkstemp's temporaries are private (0600), and the
+# rename would otherwise hand that to the user's exports. Read once, at import (single-threaded).
+NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 class FileExistsRefusal(FileExistsError):
     """Refused to overwrite an existing file."""
 
@@ -40,6 +51,7 @@ def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         yield tmp_path
         if not overwrite and path.exists():  # appeared while we were writing
             raise FileExistsRefusal(path)
+        os.chmod(tmp_path, NEW_FILE_MODE)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.video = VideoView()
         self.video.double_clicked.connect(self.toggle_full_screen)
+        self.video.resized.connect(self._view_resized)
         style = self.style()
 
         def button(icon, tip, slot):
@@ -406,7 +407,13 @@ class MainWindow(QMainWindow):
         self.reader.errored.connect(self._source_error)
         self.reader.set_speed(SPEEDS[self.speed_box.currentIndex()])
         self.reader.set_loop(self.loop_box.isChecked())
+        ratio = self.video.devicePixelRatioF()
+        self.reader.display_size = (int(self.video.width() * ratio), int(self.video.height() * ratio))
         self.reader.start()
+
+    def _view_resized(self, width: int, height: int) -> None:
+        if self.reader is not None:
+            self.reader.display_size = (width, height)
 
     def _push_live(self, frame) -> None:
         """Reader thread: hand a live frame to every run (their runners preprocess it)."""

@@ -69,6 +69,7 @@ class ReaderThread(QThread):
         self.speed, self.loop, self.playing = 1.0, False, False
         self.info: SourceInfo | None = None
         self.decoded = 0
+        self.display_size: tuple[int, int] | None = None  # (w, h) in device pixels, set by the window
 
     # -- commands (any thread) ----------------------------------------------------------------
     def play(self) -> None:
@@ -103,6 +104,13 @@ class ReaderThread(QThread):
         return frame
 
     def _show(self, image: np.ndarray, index: int, t: float) -> None:
+        box = self.display_size
+        if box is not None:  # scale here, off the GUI thread, to the size the view shows
+            h, w = image.shape[:2]
+            scale = min(box[0] / w, box[1] / h)
+            if scale < 0.95:
+                image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                   interpolation=cv2.INTER_AREA)
         with self._slot_lock:
             empty = self._slot is None
             self._slot = ShownFrame(image, index, t)

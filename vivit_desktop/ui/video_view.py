@@ -15,6 +15,7 @@ class VideoView(QWidget):
     drawn in a translucent dark box (readable on light and on dark footage)."""
 
     double_clicked = Signal()
+    resized = Signal(int, int)  # the view's size in device pixels: frames need not be larger
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -51,11 +52,16 @@ class VideoView(QWidget):
         if self._image is None:
             return QRectF(self.rect())
         w, h = self._image.width(), self._image.height()
-        scale = min(self.width() / w, self.height() / h)
+        scale = min(self.width() / w, self.height() / h)  # the reader already scaled to about this
         return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
 
     def grab_frame(self) -> QImage | None:
         return self._image.copy() if self._image is not None else None
+
+    def resizeEvent(self, event) -> None:
+        ratio = self.devicePixelRatioF()
+        self.resized.emit(int(self.width() * ratio), int(self.height() * ratio))
+        super().resizeEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.double_clicked.emit()

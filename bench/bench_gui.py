@@ -1,0 +1,111 @@
+"""The window playing a video while the model analyses it: displayed fps, event-loop stalls and
+prediction latency.
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui.py VIDEO [--model NAME] [--seconds 20]
+
+A 5 ms timer on the GUI thread records how late each of its ticks comes: a late tick is a
+stall of the event loop (what a user feels as a frozen window). Displayed fps counts the
+frames the video view painted. Without VIDEO, a 720p 30 fps clip is made from
+../shared/media/bikes.mp4 with ffmpeg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def make_720p(out: Path) -> Path:
+    source = Path(__file__).resolve().parents[2] / "shared" / "media" / "bikes.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "2", "-i", str(source), "-vf",
+                    "scale=1280:720,fps=30", "-c:v", "libx264", "-preset", "veryfast", "-t", "30", str(out)], check=True)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("video", nargs="?", type=Path)
+    parser.add_argument("--model", default=None, help="default: the shipped default model")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from vivit_desktop.ui.main_window import MainWindow
+
+    tmp = Path(tempfile.mkdtemp())
+    video = args.video or make_720p(tmp / "720p.mp4")
+    os.environ["VIVIT_DESKTOP_CACHE"] = str(tmp / "cache")  # never the cached results: the model must run
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(model=args.model, settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat),
+                        show_dialogs=False)
+    window.resize(1280, 720)
+    window.show()
+    window.open_path(video)
+
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(tick)
+    probe.start()
+    first: list[tuple[int, float]] = []
+
+    def note_first_paint() -> None:
+        if not first and window.video.painted:
+            first.append((window.video.painted, time.perf_counter()))
+
+    probe.timeout.connect(note_first_paint)
+    report: list[str] = []
+
+    def finish() -> None:  # before quitting: Qt 6's quit() closes the window
+        report.extend(summary(window, video, first, gaps))
+        app.quit()
+
+    QTimer.singleShot(int(args.seconds * 1000), finish)
+    app.exec()
+    print("\n".join(report))
+    return 0 if report and not report[0].startswith("the video did not play") else 1
+
+
+def summary(window, video: Path, first, gaps) -> list[str]:
+    if not first or window.info is None:
+        return [f"the video did not play: {window.last_error or 'no frame shown'}"]
+    painted_at_start, shown_from = first[0]
+    elapsed = time.perf_counter() - shown_from
+    painted = window.video.painted - painted_at_start
+    run = window.primary
+    latencies = [w.latency_s * 1000 for w in run.windows] if run else []
+    stalls = np.array(gaps) - 5.0
+    lines = [f"video: {video.name} {window.info.width}x{window.info.height} at {window.info.fps:.0f} fps; "
+             f"model {run.name if run else '-'} on {run._worker.predictor.device if run else '-'}",
+             f"displayed: {painted / elapsed:.1f} fps over {elapsed:.1f} s",
+             f"event-loop stall: max {stalls.max():.1f} ms, p99 {np.percentile(stalls, 99):.1f} ms "
+             f"({len(gaps)} ticks of a 5 ms timer)"]
+    if latencies:
+        lines.append(f"per-window inference: median {np.median(latencies):.1f} ms, p95 "
+                     f"{np.percentile(latencies, 95):.1f} ms ({len(latencies)} windows; analysis reached frame "
+                     f"{run.decoded} while playback was at {window.playhead})")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
