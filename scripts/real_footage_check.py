@@ -23,17 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# ffmpeg filters over a still frame (scaled to 960x960 first) that give each motion; n = frame
+# ffmpeg filters over a still frame (scaled to SxS first) that give each motion; n = frame
 # number, 60 frames. Pans move the crop window: the camera turning right = the crop moving right.
-S, V, N = 960, 360, 60
+# A 720 px view over a 1440 px still: pans cross 720 px (one view width) in 2 s, about half a
+# view width per model window (16 frames, one every 2) - inside the speeds the model trained on
+# (0.3-1 widths per window); zooms go 1-3x in 2 s, rolls 69 degrees a second.
+S, V, N = 1440, 360, 60
 FILTERS = {
     "static": f"crop={V * 2}:{V * 2}:{(S - 2 * V) // 2}:{(S - 2 * V) // 2}",
     "pan right": f"crop={V * 2}:{V * 2}:'{(S - 2 * V)}*n/{N}':{(S - 2 * V) // 2}",
     "pan left": f"crop={V * 2}:{V * 2}:'{(S - 2 * V)}*(1-n/{N})':{(S - 2 * V) // 2}",
     "tilt down": f"crop={V * 2}:{V * 2}:{(S - 2 * V) // 2}:'{(S - 2 * V)}*n/{N}'",
     "tilt up": f"crop={V * 2}:{V * 2}:{(S - 2 * V) // 2}:'{(S - 2 * V)}*(1-n/{N})'",
-    "zoom in": f"zoompan=z='1+1.2*on/{N}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={V}x{V}:fps=30",
-    "zoom out": f"zoompan=z='2.2-1.2*on/{N}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={V}x{V}:fps=30",
+    "zoom in": f"zoompan=z='1+2*on/{N}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={V}x{V}:fps=30",
+    "zoom out": f"zoompan=z='3-2*on/{N}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={V}x{V}:fps=30",
     # the camera rolls clockwise = the picture turns counter-clockwise (ffmpeg's angle is clockwise)
     "rotate clockwise": f"rotate=a='-1.2*t':ow={V * 2}:oh={V * 2},crop={V * 2}:{V * 2}",
     "rotate counter-clockwise": f"rotate=a='1.2*t':ow={V * 2}:oh={V * 2},crop={V * 2}:{V * 2}",

@@ -117,12 +117,35 @@ def train_one(code: str, out_dir: Path, settings: TrainSettings, pool: CameraMot
     return {"name": model_name(code), "variant": model.card.variant, **figures}
 
 
+def write_index(out_dir: Path) -> dict:
+    """default.json from the cards of the family's models in `out_dir` (so retraining one
+    variant keeps the others): the default is the best held-out accuracy per millisecond."""
+    from ..model.checkpoint import find_checkpoints
+
+    rows = []
+    for weights, card in find_checkpoints(out_dir):
+        if isinstance(card, Exception) or not card.name.startswith(f"{FAMILY}-") or not card.evaluation:
+            continue
+        rows.append({"name": card.name, "variant": card.variant, **card.evaluation})
+    if not rows:
+        raise SystemExit(f"no trained {FAMILY} model with evaluation figures in {out_dir}")
+    rows.sort(key=lambda r: VARIANTS.index(r["name"].rsplit("-", 1)[1]))
+    best = max(rows, key=lambda r: r["heldout_accuracy"] / r["cpu_window_ms"])
+    index = {"default": best["name"], "why": "the best held-out accuracy per millisecond of CPU time per window",
+             "models": rows}
+    atomic_write_text(out_dir / "default.json", json.dumps(index, indent=2) + "\n", overwrite=True)
+    print(f"default: {best['name']} ({best['heldout_accuracy']:.1%}, {best['cpu_window_ms']:.1f} ms)")
+    return index
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vivit_desktop.train.recipe", description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("models"), help="output folder (default models)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: fe,st,fsa,fdp")
     parser.add_argument("--steps", type=int, help="training steps for every model (default: " +
                         ", ".join(f"{k} {v}" for k, v in VARIANT_STEPS.items()) + ")")
+    parser.add_argument("--index-only", action="store_true",
+                        help="train nothing: rewrite default.json from the models' cards in the folder")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few clips: proves the recipe runs")
     parser.add_argument("--device", default="cpu", help="cpu (the shipped weights) or cuda")
     parser.add_argument("--no-progress", action="store_true")
@@ -135,29 +158,20 @@ def main(argv=None) -> int:
     if unknown:
         print(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+    if args.index_only:
+        write_index(args.out)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     curriculum = QUICK_CURRICULUM_STEPS if args.quick else CURRICULUM_STEPS
     pool = CameraMotionPool(new_model(codes[0]).card, QUICK_POOL_CLIPS if args.quick else POOL_CLIPS,
                             seed=settings.seed, warmup_items=curriculum * settings.batch_size,
                             processes=1 if args.quick else max(1, os.cpu_count() or 1), progress=not args.no_progress)
     heldout = QUICK_HELDOUT_CLIPS if args.quick else HELDOUT_CLIPS
-    rows = [train_one(code, args.out, settings if args.quick or args.steps else
-                      TrainSettings(**{**settings.__dict__, "steps": VARIANT_STEPS[code]}), pool, heldout,
-                      args.device, not args.no_progress) for code in codes]
-    # models of this family trained by an earlier run into the same folder keep their rows
-    try:
-        earlier = json.loads((args.out / "default.json").read_text()).get("models", [])
-    except (OSError, ValueError):
-        earlier = []
-    fresh = {r["name"] for r in rows}
-    rows = [r for r in earlier if r.get("name") not in fresh and (args.out / f"{r.get('name')}.safetensors").exists()] \
-        + rows
-    best = max(rows, key=lambda r: r["heldout_accuracy"] / r["cpu_window_ms"])
-    index = {"default": best["name"],
-             "why": "the best held-out accuracy per millisecond of CPU time per window",
-             "models": rows}
-    atomic_write_text(args.out / "default.json", json.dumps(index, indent=2) + "\n", overwrite=True)
-    print(f"default: {best['name']} ({best['heldout_accuracy']:.1%}, {best['cpu_window_ms']:.1f} ms)")
+    for code in codes:
+        train_one(code, args.out, settings if args.quick or args.steps else
+                  TrainSettings(**{**settings.__dict__, "steps": VARIANT_STEPS[code]}), pool, heldout,
+                  args.device, not args.no_progress)
+    write_index(args.out)
     return 0
 
 

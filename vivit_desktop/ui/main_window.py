@@ -806,7 +806,9 @@ class MainWindow(QMainWindow):
         shown = set()
         for entry in entries:
             if catalog.family_of(entry.name) == family and entry.shipped:
-                action = menu.addAction(f"{VARIANT_TITLES[entry.card.variant]} — {entry.name}")
+                accuracy = (entry.card.evaluation or {}).get("heldout_accuracy")
+                figure = f" (held-out {accuracy:.0%})" if accuracy is not None else ""
+                action = menu.addAction(f"{VARIANT_TITLES[entry.card.variant]} — {entry.name}{figure}")
                 action.setCheckable(True)
                 action.setChecked(entry.name == current)
                 action.triggered.connect(lambda checked=False, p=str(entry.path): self.set_model(p))
