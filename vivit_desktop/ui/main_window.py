@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.tracks_box)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([620, 380])  # the video first; kept in proportion as the window resizes
         self.setCentralWidget(self.splitter)
 
         # predictions dock: ranking, post-processing, segments
@@ -734,12 +735,14 @@ class MainWindow(QMainWindow):
         self._update_overlay()
 
     def _fill_segments(self) -> None:
-        self.segments.clear()
         run = self.primary
         result = run.result() if run is not None else None
-        if result is None or run.request.source is None:
-            return
-        for s in result.segments()[:500]:
+        segments = result.segments()[:500] if result is not None and run.request.source is not None else []
+        if segments == getattr(self, "_shown_segments", None):
+            return  # rebuilding the list costs more than comparing
+        self._shown_segments = segments
+        self.segments.clear()
+        for s in segments:
             item = QListWidgetItem(f"{format_time(s['start_time'])}–{format_time(s['end_time'])}   {s['label']}"
                                    f"   ({s['confidence']:.0%})")
             item.setData(Qt.UserRole, s["start_frame"])

@@ -9,7 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-pg.setConfigOptions(antialias=True, background=(24, 24, 28), foreground=(210, 210, 215))
+# no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
+pg.setConfigOptions(antialias=False, background=(24, 24, 28), foreground=(210, 210, 215))
 
 PALETTE = [(80, 170, 255), (255, 150, 60), (120, 220, 120), (235, 90, 120), (190, 140, 255), (240, 220, 90)]
 LEADING = 4  # classes drawn on the timeline: the video's most probable
@@ -76,7 +77,7 @@ class Timeline(_TimePlot):
         self.legend = item.addLegend(offset=(-10, 5), labelTextSize="8pt", colCount=2)
         self.curves: list[pg.PlotDataItem] = []
         for i in range(LEADING):
-            curve = item.plot([], [], pen=pg.mkPen(PALETTE[i], width=2), name=" ")
+            curve = item.plot([], [], pen=pg.mkPen(PALETTE[i], width=1.5), name=" ")
             self.curves.append(curve)
         self.threshold = pg.InfiniteLine(0.0, angle=0, movable=True, pen=pg.mkPen((255, 200, 80), width=1, style=Qt.DashLine),
                                          label="threshold {value:.2f}", labelOpts={"position": 0.05, "color": (255, 200, 80)})
@@ -142,8 +143,7 @@ class AttentionTrack(_TimePlot):
 
     def __init__(self, parent=None) -> None:
         super().__init__("attention", parent)
-        self.curve = self.getPlotItem().plot([], [], pen=pg.mkPen((255, 150, 60), width=1.5),
-                                             fillLevel=0, brush=pg.mkBrush(255, 150, 60, 60))
+        self.curve = self.getPlotItem().plot([], [], pen=pg.mkPen((255, 150, 60), width=1))
         self._values = np.zeros(0)
 
     def describe(self, seconds: float) -> str:
