@@ -227,3 +227,28 @@ def test_close_leaves_no_threads_behind(qtbot, tmp_path, models, clip):
     assert not reader.isRunning()
     assert all(not run.running for run in runs)
     assert not [t for t in threading.enumerate() if t.name == "vivit-inference" and t.is_alive()]
+
+
+def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtbot, clip, models, tmp_path):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    imported = w.import_checkpoint(models["st"])
+    assert imported == tmp_path / "user-models" / "tiny-st.safetensors" and imported.exists()
+    run = _analysed(w, qtbot)
+    assert run.name == "tiny-st"
+    w._fill_models()  # the Models menu lists it among the other checkpoints
+    texts = [a.text() for a in w.models_menu.actions() if a.menu()]
+    others = next(a.menu() for a in w.models_menu.actions() if a.text() == "Other checkpoints")
+    assert any("tiny-st (user)" in a.text() for a in others.actions()) and "Compare with" in texts
+
+
+def test_dropping_a_file_opens_it(window, qtbot, clip):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])
+    event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.info is not None and window.info.path == Path(clip), timeout=10000)
