@@ -86,6 +86,8 @@ def test_open_play_seek_step_and_results_fill_the_timeline(window, qtbot, clip):
     qtbot.waitUntil(lambda: w.tracks[0].timeline.shown != [], timeout=5000)  # the timer drew the curves
     # playing moves the playhead; pause holds it
     qtbot.waitUntil(lambda: w.playhead > 5 or not w.playing, timeout=10000)
+    w.toggle_play() if w.playing else None  # paused, so the frame sought stays on screen
+    qtbot.waitUntil(lambda: not w.playing, timeout=5000)
     w.seek(40)
     qtbot.waitUntil(lambda: w.playhead == 40, timeout=5000)
     w.step(-3)

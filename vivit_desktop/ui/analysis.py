@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +156,7 @@ class AnalysisRun(QObject):
         self.live = LiveStats()
         self._runner = None
         self._result: AnalysisResult | None = None
+        self._result_offset = 0
         self._worker = _Worker(request)
         self._worker.model_loaded.connect(self._on_model)
         self._worker.windows.connect(self._on_windows)
@@ -247,7 +248,7 @@ class AnalysisRun(QObject):
     def frame_offset(self) -> int:
         """Live results cover only recent frames: index 0 of `result()` is this source frame."""
         self.result()
-        return getattr(self, "_result_offset", 0)
+        return self._result_offset
 
     @staticmethod
     def _shift(w: WindowResult, offset: int) -> WindowResult:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QListWidget,
                                QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QProgressDialog,
-                               QPushButton, QSlider, QSpinBox, QSplitter, QStyle, QTableWidget, QTableWidgetItem,
+                               QSlider, QSpinBox, QSplitter, QStyle, QTableWidget, QTableWidgetItem,
                                QToolButton, QVBoxLayout, QWidget)
 
 from .. import catalog
@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self._export: ExportThread | None = None
         self.last_error = ""
         self.post = PostProcessing()
+        self._shown_segments: list[dict] | None = None
 
         self.setWindowTitle(APP)
         if icon_path().exists():
@@ -738,7 +739,7 @@ class MainWindow(QMainWindow):
         run = self.primary
         result = run.result() if run is not None else None
         segments = result.segments()[:500] if result is not None and run.request.source is not None else []
-        if segments == getattr(self, "_shown_segments", None):
+        if segments == self._shown_segments:
             return  # rebuilding the list costs more than comparing
         self._shown_segments = segments
         self.segments.clear()
