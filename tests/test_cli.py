@@ -69,3 +69,13 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(args, message):
     done = run(*args)
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_no_sub_command_means_the_window_and_sub_commands_stay_headless():
+    from vivit_desktop.cli import wants_gui
+
+    assert wants_gui([]) and wants_gui(["video.mp4"]) and wants_gui(["--model", "camera-motion-fe", "0"])
+    assert wants_gui(["-v", "video.mp4"])
+    assert not wants_gui(["analyze", "video.mp4"]) and not wants_gui(["--help"]) and not wants_gui(["-v", "models"])
+    done = run("--help-commands")
+    assert done.returncode == 0 and "analyze" in done.stdout and "train" in done.stdout

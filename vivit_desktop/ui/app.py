@@ -21,11 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help=argparse.SUPPRESS)
     parser.add_argument("--screenshot-after", type=float, default=8.0, help=argparse.SUPPRESS)
     parser.add_argument("--size", metavar="WxH", help="initial window size, e.g. 1920x1080")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
