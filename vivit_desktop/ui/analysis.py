@@ -229,6 +229,15 @@ class AnalysisRun(QObject):
     def name(self) -> str:
         return self.card.name if self.card else (self.request.model or "default model")
 
+    @property
+    def origin(self) -> str:
+        """Where the model came from, when it is not a shipped one: two files may share a name."""
+        from ..paths import shipped_models_dir
+
+        if self.loaded is None or Path(self.loaded.description).parent == shipped_models_dir():
+            return ""
+        return self.loaded.description
+
     def result(self) -> AnalysisResult | None:
         """The windows so far as an AnalysisResult (rebuilt only when windows arrive)."""
         if self.card is None or not self.windows:

@@ -724,7 +724,8 @@ class MainWindow(QMainWindow):
             offset = run.frame_offset if result is not None else 0
             tracks.set_extent(fps, (result.frame_count if result is not None else frames) if run.request.source is None
                               else frames, offset)
-            tracks.caption.setText(f"{run.name} — {catalog.family_of(run.name)}" if run.card else
+            origin = f"   ({run.origin})" if run.origin else "   (shipped)"
+            tracks.caption.setText(f"{run.name} — {catalog.family_of(run.name)}{origin}" if run.card else
                                    f"{run.name}: loading…")
             if result is None:
                 tracks.timeline.set_probs(None, ())
@@ -753,6 +754,7 @@ class MainWindow(QMainWindow):
         run = self.primary
         labels = self.status_labels
         labels["model"].setText(f"Model: {run.name}" if run is not None else "Model: —")
+        labels["model"].setToolTip(run.loaded.description if run is not None and run.loaded else "")
         self.model_label.setText(f"Model: {run.name}" if run is not None and run.card else
                                  "Model: loading…" if run is not None else "Model: —")
         predictor = run._worker.predictor if run is not None else None
