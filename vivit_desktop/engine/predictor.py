@@ -18,21 +18,26 @@ from ..model.config import FACTORISED_ENCODER
 log = logging.getLogger(__name__)
 
 
+def device_available(kind: str) -> bool:
+    """Whether this machine has a device of this type ("cpu", "cuda" or "mps")."""
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    return kind == "cpu"
+
+
 def pick_device(choice: str = "auto") -> torch.device:
     """'auto' = CUDA, then Apple MPS, then the CPU; or a device the user named."""
     if choice == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if device_available(kind)))
     try:
         device = torch.device(choice)
     except RuntimeError as e:
         raise ValueError(f"unknown device {choice!r}; use auto, cpu, cuda or mps") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type == "cuda" and not device_available("cuda"):
         raise ValueError("CUDA was asked for but no CUDA GPU is available; use --device cpu or auto")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if device.type == "mps" and not device_available("mps"):
         raise ValueError("Apple MPS was asked for but is not available; use --device cpu or auto")
     return device
 

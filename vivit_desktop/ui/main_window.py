@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
 
 from .. import catalog
 from ..engine.postprocess import PostProcessing
+from ..engine.predictor import device_available
 from ..engine.sources import VIDEO_SUFFIXES, list_cameras
 from ..paths import app_root
 from .analysis import AnalysisRun, RunRequest
@@ -850,14 +851,8 @@ class MainWindow(QMainWindow):
                 action = sub.addAction(text)
                 action.setCheckable(True)
                 action.setChecked(value == current_value)
-                if value == "cuda":
-                    import torch
-
-                    action.setEnabled(torch.cuda.is_available())
-                if value == "mps":
-                    import torch
-
-                    action.setEnabled(bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()))
+                if value in ("cuda", "mps"):
+                    action.setEnabled(device_available(value))
                 action.triggered.connect(lambda checked=False, v=value, s=setter: s(v))
                 sub_group.addAction(action)
 
