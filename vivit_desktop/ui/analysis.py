@@ -63,7 +63,6 @@ class _Worker(QThread):
         self.setObjectName("vivit-analysis")
         self.request = request
         self.cancel = threading.Event()
-        self.live_ready = threading.Event()  # live: the predictor exists
         self.predictor = None
 
     def run(self) -> None:
@@ -77,12 +76,12 @@ class _Worker(QThread):
         except Exception as e:  # noqa: BLE001 - any load failure is the user's to see
             self.failed.emit(f"cannot load the model {request.model or '(default)'}: {e}")
             return
-        self.model_loaded.emit(LoadedModel(model, sha, description), self.predictor)
+        loaded = LoadedModel(model, sha, description)
+        self.model_loaded.emit(loaded, self.predictor)
         if request.source is None:
-            self.live_ready.set()
-            return
+            return  # live: the run's LiveRunner does the rest
         try:
-            self._analyse_file(LoadedModel(model, sha, description))
+            self._analyse_file(loaded)
         except Cancelled:
             self.done.emit(None)
         except Exception as e:  # noqa: BLE001
@@ -139,6 +138,7 @@ class AnalysisRun(QObject):
     `progress(decoded, total)`, `finished()`, `errored(message)`."""
 
     model_loaded = Signal(object)
+    ended = Signal()  # the worker thread is done (live runs: once the model is loaded)
     changed = Signal()
     progress = Signal(int, int)
     finished = Signal()
@@ -148,6 +148,7 @@ class AnalysisRun(QObject):
         super().__init__(parent)
         self.request = request
         self.loaded: LoadedModel | None = None
+        self.predictor = None
         self.windows: list[WindowResult] = []
         self.frame_count = request.frame_count or 0
         self.decoded = 0
@@ -156,8 +157,8 @@ class AnalysisRun(QObject):
         self.live = LiveStats()
         self._runner = None
         self._result: AnalysisResult | None = None
-        self._result_offset = 0
         self._worker = _Worker(request)
+        self._worker.finished.connect(self.ended)
         self._worker.model_loaded.connect(self._on_model)
         self._worker.windows.connect(self._on_windows)
         self._worker.progress.connect(self._on_progress)
@@ -169,7 +170,7 @@ class AnalysisRun(QObject):
 
     # -- worker side, delivered on the GUI thread ------------------------------------------------
     def _on_model(self, loaded: LoadedModel, predictor) -> None:
-        self.loaded = loaded
+        self.loaded, self.predictor = loaded, predictor
         if self.request.source is None:
             from ..engine.live import LiveRunner
 
@@ -243,21 +244,19 @@ class AnalysisRun(QObject):
         if self.card is None or not self.windows:
             return None
         if self._result is None or self._result.post != self.post:
-            offset = self.windows[0].start_frame if self.request.source is None else 0
+            offset = self.frame_offset
             windows = self.windows if not offset else [self._shift(w, offset) for w in self.windows]
             self._result = AnalysisResult(
                 source=str(self.request.source or "live"), fps=self.request.fps,
                 frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
                 card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
                 model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post)
-            self._result_offset = offset
         return self._result
 
     @property
     def frame_offset(self) -> int:
         """Live results cover only recent frames: index 0 of `result()` is this source frame."""
-        self.result()
-        return self._result_offset
+        return self.windows[0].start_frame if self.request.source is None and self.windows else 0
 
     @staticmethod
     def _shift(w: WindowResult, offset: int) -> WindowResult:
@@ -281,14 +280,17 @@ class AnalysisRun(QObject):
         self.post = post
         self.changed.emit()
 
-    def stop(self, wait_ms: int = 10000) -> bool:
-        """Cancel and wait for the worker (and the live runner) to end."""
+    def cancel(self) -> None:
+        """Stop the live runner and ask the worker to stop after its current batch; no waiting."""
         self._worker.cancel.set()
-        ok = self._worker.wait(wait_ms)
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
-        return ok
+
+    def stop(self, wait_ms: int = 10000) -> bool:
+        """Cancel and wait for the worker to end."""
+        self.cancel()
+        return self._worker.wait(wait_ms)
 
     @property
     def running(self) -> bool:

@@ -486,17 +486,15 @@ class MainWindow(QMainWindow):
 
     def _retire(self, run: AnalysisRun) -> None:
         """Cancel a run without blocking the window: it ends after its current batch."""
-        run._worker.cancel.set()
+        run.cancel()
         for signal in (run.changed, run.progress, run.finished, run.errored, run.model_loaded):
             try:
                 signal.disconnect()
             except (RuntimeError, TypeError):
                 pass
-        self._retired.append(run)
-        run._worker.finished.connect(lambda r=run: self._retired.remove(r) if r in self._retired else None)
-        if run._runner is not None:
-            run._runner.stop()
-            run._runner = None
+        if run.running:  # kept until its worker ends, so that closing can wait for it
+            self._retired.append(run)
+            run.ended.connect(lambda r=run: self._retired.remove(r) if r in self._retired else None)
 
     def _model_loaded(self, run: AnalysisRun) -> None:
         if run is self.primary:
@@ -722,7 +720,7 @@ class MainWindow(QMainWindow):
             result = run.result()
             frames = max(run.frame_count, self.slider.maximum() + 1)
             fps = run.request.fps
-            offset = run.frame_offset if result is not None else 0
+            offset = run.frame_offset
             tracks.set_extent(fps, (result.frame_count if result is not None else frames) if run.request.source is None
                               else frames, offset)
             origin = f"   ({run.origin})" if run.origin else "   (shipped)"
@@ -758,7 +756,7 @@ class MainWindow(QMainWindow):
         labels["model"].setToolTip(run.loaded.description if run is not None and run.loaded else "")
         self.model_label.setText(f"Model: {run.name}" if run is not None and run.card else
                                  "Model: loading…" if run is not None else "Model: —")
-        predictor = run._worker.predictor if run is not None else None
+        predictor = run.predictor if run is not None else None
         labels["device"].setText(f"Device: {predictor.device}" if predictor is not None else f"Device: {self.device}")
         latencies = [w.latency_s for w in run.windows[-20:]] if run is not None else []
         if run is not None and run.request.source is None and run.live.arrived:
