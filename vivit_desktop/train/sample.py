@@ -37,9 +37,9 @@ def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
     offsets, zooms, angles, stretches = [], [], [], []
     offset, zoom, angle = np.zeros(2), 1.0, 0.0
     mid = lambda r: (r[0] + r[1]) / 2  # noqa: E731 - the middle of a training range
+    t = np.linspace(0, 1, n + 1)[1:]
+    ease = t * t * (3 - 2 * t)
     for k, label in enumerate(ORDER):
-        t = np.linspace(0, 1, n + 1)[1:]
-        ease = t * t * (3 - 2 * t)
         step_offset, step_zoom, step_angle = np.zeros((n, 2)), np.ones(n), np.zeros(n)
         if label.startswith(("pan", "tilt")):
             axis = 0 if label.startswith("pan") else 1
@@ -47,9 +47,10 @@ def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
             # half the middle speed: the path must stay inside the photograph
             step_offset[:, axis] = sign * 0.5 * mid(generator.PAN_RANGE) * per_window * ease * zoom
         elif label.startswith("zoom"):
-            factor = mid(generator.ZOOM_RANGE) ** (0.6 * per_window) if label == "zoom in" else None
-            factor = factor or zooms[-1][0] / zoom  # zoom out returns to where zoom in started
-            step_zoom = factor ** (-ease) if label == "zoom in" else factor ** ease
+            if label == "zoom in":
+                step_zoom = (mid(generator.ZOOM_RANGE) ** (0.6 * per_window)) ** (-ease)
+            else:  # zoom out returns to where zoom in started
+                step_zoom = (zooms[-1][0] / zoom) ** ease
         elif label.startswith("rotate"):
             sign = 1.0 if label == "rotate clockwise" else -1.0
             step_angle = sign * np.deg2rad(0.6 * mid(generator.ROLL_RANGE)) * per_window * ease
