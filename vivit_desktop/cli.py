@@ -219,7 +219,8 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .model import list_models, model_config
-    from .model.checkpoint import find_checkpoints, read_card, checkpoint_files
+    from .catalog import checkpoints
+    from .model.checkpoint import checkpoint_files, read_card
     from .paths import shipped_models_dir, user_models_dir
 
     overrides = _overrides(args)
@@ -243,14 +244,17 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"  {label:<22} {VARIANT_TITLES[config.variant]}, width {config.hidden_size}, depth {config.depth}, "
               f"{config.num_heads} heads, tubelet {config.tubelet_size}x{config.patch_size}x{config.patch_size}")
     if not args.names:
-        for title, folder in (("Shipped checkpoints", shipped_models_dir()), ("User checkpoints", user_models_dir())):
-            found = find_checkpoints(folder)
+        entries = checkpoints()
+        for title, folder, shipped in (("Shipped checkpoints", shipped_models_dir(), True),
+                                       ("User checkpoints", user_models_dir(), False)):
+            found = [e for e in entries if e.shipped == shipped]
             print(f"\n{title} ({folder}):" + ("" if found else " none"))
-            for path, card in found:
-                if isinstance(card, Exception):
-                    print(f"  {path.name}: unusable: {card.problem}")
+            for entry in found:
+                card = entry.card
+                if not entry.usable:
+                    print(f"  {entry.path.name}: unusable: {card.problem}")
                 else:
-                    print(f"  {path.stem:<22} {VARIANT_TITLES[card.variant]}, {len(card.labels)} classes, "
+                    print(f"  {entry.name:<22} {VARIANT_TITLES[card.variant]}, {len(card.labels)} classes, "
                           f"{card.num_frames} frames of {card.image_size}px")
     return 0
 
