@@ -5,7 +5,6 @@ default, and the default model gets the sample clip's translations right."""
 import json
 import subprocess
 import sys
-from collections import Counter
 
 import pytest
 
@@ -15,6 +14,7 @@ from vivit_desktop.model.checkpoint import find_checkpoints
 from vivit_desktop.model.config import FACTORISED_DOT_PRODUCT, FACTORISED_ENCODER, FACTORISED_SELF_ATTENTION, \
     SPATIO_TEMPORAL
 from vivit_desktop.paths import app_root, shipped_models_dir
+from vivit_desktop.selftest import sample_disagreements
 from vivit_desktop.train.generator import LABELS
 
 ROOT = app_root()
@@ -67,14 +67,13 @@ def test_analyze_without_a_model_uses_the_default_and_sees_the_sample_clips_tran
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["model"]["name"] == catalog.default_model_name()
-    motions = json.loads((ROOT / "resources" / "sample.json").read_text())["motions"]
-    for stretch in motions:
-        if stretch["label"] not in ("static", "pan left", "pan right", "tilt up", "tilt down"):
-            continue  # zooms and rolls: see the README for what the shipped models get wrong
-        # the middle second of each 2 s stretch (windows at the edges straddle two motions)
-        frames = result["frames"][stretch["start_frame"] + 15:stretch["end_frame"] - 14]
-        label, count = Counter(f["label"] for f in frames).most_common(1)[0]
-        assert label == stretch["label"] and count >= 0.8 * len(frames), stretch
+    sample = json.loads((ROOT / "resources" / "sample.json").read_text())
+    labels = [frame["label"] or "" for frame in result["frames"]]
+    # zooms and rolls are not judged: see the README for what the shipped models get wrong
+    assert sample_disagreements(labels, sample["motions"], sample["fps"]) == []
+    # the judge can fail: the same labels shifted by one stretch are wrong everywhere
+    shifted = labels[60:] + labels[:60]
+    assert len(sample_disagreements(shifted, sample["motions"], sample["fps"])) >= 5
 
 
 def test_an_unknown_model_name_says_what_to_do():

@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help=argparse.SUPPRESS)
     parser.add_argument("--screenshot-after", type=float, default=8.0, help=argparse.SUPPRESS)
     parser.add_argument("--size", metavar="WxH", help="initial window size, e.g. 1920x1080")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the installed program without a screen: load every shipped model, analyse the "
+                             "sample clip (and VIDEO, a real clip, if given), play it in an offscreen window; "
+                             "exit 0 when all is well")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
     return parser
 
@@ -31,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.self_test:
+        from ..selftest import run
+
+        return run(args.video, device=args.device or "auto")
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
