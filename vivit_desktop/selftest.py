@@ -173,7 +173,7 @@ def window_check(video: Path, timeout_s: float = 60.0) -> str:
 
 
 def run(video: str | None = None, device: str = "auto", out=sys.stdout) -> int:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no screen needed, whatever the session has
     from . import __version__
     from .paths import app_root
 
