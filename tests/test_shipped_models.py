@@ -14,7 +14,7 @@ from vivit_desktop.model.checkpoint import find_checkpoints
 from vivit_desktop.model.config import FACTORISED_DOT_PRODUCT, FACTORISED_ENCODER, FACTORISED_SELF_ATTENTION, \
     SPATIO_TEMPORAL
 from vivit_desktop.paths import app_root, shipped_models_dir
-from vivit_desktop.selftest import sample_disagreements
+from vivit_desktop.ui.selftest import sample_disagreements
 from vivit_desktop.train.generator import LABELS
 
 ROOT = app_root()

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.self_test:
-        from ..selftest import run
+        from .selftest import run
 
         return run(args.video, device=args.device or "auto")
     from PySide6.QtCore import QTimer

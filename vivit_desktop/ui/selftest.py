@@ -4,7 +4,8 @@ default model against what the sample's camera really did, analyses VIDEO (a rea
 default model, and opens the window offscreen to play VIDEO until a prediction is on screen.
 Each check prints one line; the exit status is 0 only when every check passed.
 
-Only `window_check` touches Qt (imported there), so the model and engine checks run without it.
+Only `window_check` touches Qt (imported there), so the model and engine checks run without it,
+and the test suite uses `sample_disagreements` without Qt.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def _check_result(result, name: str, expect_frames: int | None = None) -> str:
 
 
 def _analyse(model, path: Path, device: str):
-    from .engine.analysis import analyze_source
-    from .engine.predictor import Predictor
-    from .engine.sources import open_source
+    from ..engine.analysis import analyze_source
+    from ..engine.predictor import Predictor
+    from ..engine.sources import open_source
 
     source = open_source(str(path))
     try:
@@ -91,9 +92,9 @@ def _analyse(model, path: Path, device: str):
 
 
 def model_checks(video: Path | None, device: str) -> list[tuple[str, Callable[[], str]]]:
-    from . import catalog
-    from .model import load_model
-    from .paths import app_root
+    from .. import catalog
+    from ..model import load_model
+    from ..paths import app_root
 
     sample = app_root() / "resources" / "sample.mp4"
     motions = json.loads(sample.with_suffix(".json").read_text())
@@ -140,7 +141,7 @@ def window_check(video: Path, timeout_s: float = 60.0) -> str:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from .ui.main_window import MainWindow
+    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["vivit-desktop"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,8 +175,8 @@ def window_check(video: Path, timeout_s: float = 60.0) -> str:
 
 def run(video: str | None = None, device: str = "auto", out=sys.stdout) -> int:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no screen needed, whatever the session has
-    from . import __version__
-    from .paths import app_root
+    from .. import __version__
+    from ..paths import app_root
 
     frozen = "frozen bundle" if getattr(sys, "frozen", False) else "source"
     print(f"vivit-desktop {__version__} self-test ({frozen} at {app_root()}; Python {platform.python_version()}, "
