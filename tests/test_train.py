@@ -341,3 +341,21 @@ def test_generate_never_overwrites_clips_without_force(tmp_path):
     assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
     assert run(*args, "--force").returncode == 0 and len(list((tmp_path / "static").iterdir())) == 1
     assert first
+
+
+@pytest.mark.parametrize("frozen, advice", [(False, "pip install scikit-image"),
+                                            (True, "train on your own clip folders")])
+def test_generated_data_without_scikit_image_says_what_to_do_before_training(monkeypatch, frozen, advice):
+    """Without scikit-image (an installed, frozen program leaves it out) asking for generated
+    clips fails at once in the main process with advice that fits, not inside a loader worker."""
+    import importlib.util
+
+    from vivit_desktop.train import open_dataset
+    from vivit_desktop.train.generator import GeneratorError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "skimage" else real(name, *a))
+    monkeypatch.setattr("sys.frozen", frozen, raising=False)
+    card = create_model("vivit_t16x2_st", labels=LABELS, num_frames=8, image_size=32).card
+    with pytest.raises(GeneratorError, match=advice):
+        open_dataset("synthetic:camera-motion", card, training=True)

@@ -261,6 +261,7 @@ def open_dataset(spec: str, card: ModelCard, *, training: bool, seed: int = 0, l
     if spec.startswith(SYNTHETIC_PREFIX):
         if spec != CAMERA_MOTION:
             raise DataError(f"unknown generated dataset {spec!r}; the only one is {CAMERA_MOTION}")
+        generator.skimage_data_dir()  # says what to do here, not from inside a loader's worker
         split = generator.TRAIN if training else generator.HELDOUT
         return CameraMotionClips(card, split, length=length, seed=seed)
     return ClipFolder(spec, card, labels=None if training else tuple(card.labels), training=training, seed=seed)

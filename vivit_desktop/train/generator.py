@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -85,9 +86,14 @@ class GeneratorError(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _skimage_data_dir() -> Path:
+def skimage_data_dir() -> Path:
+    """scikit-image's folder of photographs, or a GeneratorError saying how to get it."""
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
+        if getattr(sys, "frozen", False):
+            raise GeneratorError("this installed program does not carry scikit-image's photographs, which the "
+                                 "camera-motion generator draws on: train on your own clip folders, or train on "
+                                 "generated clips with the Python package (pip install 'vivit-desktop[train]')")
         raise GeneratorError("the camera-motion generator draws on scikit-image's bundled photographs; "
                              "install it with: pip install scikit-image (or pip install 'vivit-desktop[train]')")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
@@ -97,7 +103,7 @@ def _skimage_data_dir() -> Path:
 def natural_image(name: str) -> np.ndarray:
     """One of scikit-image's bundled images as (H, W, 3) uint8 RGB, read as a file (importing
     skimage itself would pull in SciPy for nothing)."""
-    folder = _skimage_data_dir()
+    folder = skimage_data_dir()
     for suffix in (".png", ".jpg"):
         path = folder / f"{name}{suffix}"
         if path.exists():
