@@ -138,11 +138,16 @@ def window_check(video: Path, timeout_s: float = 60.0) -> str:
     over it and the timeline has curves; nothing of the user's settings is read or written."""
     import tempfile
 
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
 
+    def quiet(kind, context, message: str) -> None:  # the offscreen platform's one harmless notice
+        if "does not support propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(quiet)
     app = QApplication.instance() or QApplication(["vivit-desktop"])
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat),
