@@ -190,7 +190,11 @@ def run(video: str | None = None, device: str = "auto", out=sys.stdout) -> int:
     if clip is not None and not clip.is_file():
         print(f"FAIL  {video}: no such file (give a real video clip to analyse)", file=out)
         return 2
-    checks = model_checks(clip, device)
+    try:
+        checks = model_checks(clip, device)
+    except (OSError, ValueError) as exc:  # the bundle lacks its sample clip's motions or a readable models folder
+        print(f"FAIL  bundle: {exc}", file=out)
+        return 1
     checks.append(("window (offscreen)", lambda: window_check(clip or app_root() / "resources" / "sample.mp4")))
     failed = 0
     for name, check in checks:
