@@ -1,6 +1,6 @@
 """The shipped camera-motion models: they load by name and by path, their cards carry the
 recipe's figures, default.json names the best accuracy per millisecond, the README names the
-default, and the default model gets the sample clip's translations right."""
+default, and the default model reads every camera motion of the sample clip right."""
 
 import json
 import subprocess
@@ -60,7 +60,7 @@ def test_default_is_the_best_accuracy_per_millisecond_and_the_readme_names_it():
     assert f"`{best}`" in (ROOT / "README.md").read_text()
 
 
-def test_analyze_without_a_model_uses_the_default_and_sees_the_sample_clips_translations(tmp_path):
+def test_analyze_without_a_model_uses_the_default_and_reads_every_motion_of_the_sample_clip(tmp_path):
     out = tmp_path / "sample.json"
     done = subprocess.run([sys.executable, "-m", "vivit_desktop", "analyze", str(ROOT / "resources" / "sample.mp4"),
                            "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=300)
@@ -69,11 +69,10 @@ def test_analyze_without_a_model_uses_the_default_and_sees_the_sample_clips_tran
     assert result["model"]["name"] == catalog.default_model_name()
     sample = json.loads((ROOT / "resources" / "sample.json").read_text())
     labels = [frame["label"] or "" for frame in result["frames"]]
-    # zooms and rolls are not judged: see the README for what the shipped models get wrong
     assert sample_disagreements(labels, sample["motions"], sample["fps"]) == []
     # the judge can fail: the same labels shifted by one stretch are wrong everywhere
     shifted = labels[60:] + labels[:60]
-    assert len(sample_disagreements(shifted, sample["motions"], sample["fps"])) >= 5
+    assert len(sample_disagreements(shifted, sample["motions"], sample["fps"])) >= 10
 
 
 def test_an_unknown_model_name_says_what_to_do():

@@ -40,7 +40,7 @@ SETTINGS = TrainSettings(steps=2500, batch_size=32, lr=1e-3, weight_decay=0.05, 
                          label_smoothing=0.1, seed=0, eval_every=500, workers=1)
 # Steps per variant. Model 1 (the default) gets the most; the other three get fewer so the whole
 # recipe fits one working session on a 2-core CPU (about 3 steps a second for each variant).
-VARIANT_STEPS = {"st": 2500, "fdp": 1000, "fsa": 1000, "fe": 1000}
+VARIANT_STEPS = {"st": 8000, "fdp": 1000, "fsa": 1000, "fe": 1000}
 QUICK = TrainSettings(steps=4, batch_size=4, lr=1e-3, warmup_steps=1, seed=0, eval_every=2, workers=0)
 HELDOUT_CLIPS, QUICK_HELDOUT_CLIPS = 1000, 20
 POOL_CLIPS, QUICK_POOL_CLIPS = 12000, 40  # rendered once, shared by the four variants
