@@ -85,7 +85,6 @@ class GeneratorError(ValueError):
     """The generator cannot run (e.g. its image package is missing)."""
 
 
-@functools.lru_cache(maxsize=1)
 def skimage_data_dir() -> Path:
     """scikit-image's folder of photographs, or a GeneratorError saying how to get it."""
     spec = importlib.util.find_spec("skimage")
