@@ -332,6 +332,21 @@ def test_the_recipe_runs_end_to_end_in_its_quick_form(tmp_path):
         variants.add(model.card.variant)
     assert len(variants) == 4
 
+    # --retime times the windows again and rewrites the cards and the index, keeping the weights
+    slow = tmp_path / "camera-motion-st.json"
+    card = json.loads(slow.read_text())
+    card["evaluation"]["cpu_window_ms"] = 1e6
+    slow.write_text(json.dumps(card))
+    before = load_model(tmp_path / "camera-motion-st").state_dict()
+    assert recipe.write_index(tmp_path)["default"] != "camera-motion-st"
+    assert recipe.main(["-o", str(tmp_path), "--retime"]) == 0
+    retimed = load_model(tmp_path / "camera-motion-st")
+    assert 0 < retimed.card.evaluation["cpu_window_ms"] < 1e6
+    assert retimed.card.evaluation["heldout_accuracy"] == card["evaluation"]["heldout_accuracy"]
+    assert all(torch.equal(before[k], v) for k, v in retimed.state_dict().items())
+    rows = {r["name"]: r for r in json.loads((tmp_path / "default.json").read_text())["models"]}
+    assert rows["camera-motion-st"]["cpu_window_ms"] < 1e6
+
 
 def test_generate_never_overwrites_clips_without_force(tmp_path):
     args = ("generate", str(tmp_path), "--clips-per-class", "1", "--size", "16", "--frames", "2")
