@@ -22,9 +22,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-# The default model must read each stretch of the sample clip as its motion on at least this
-# share of the stretch's middle second (the shipped default: 24 of 30 frames or more on each).
+# A stretch of the sample clip is read right when its motion is the label of at least this share
+# of the stretch's middle second. The default model must read all but MAX_MISREAD of the 11
+# right: the check is that the installation computes what the build computed (a broken model or
+# preprocessing misreads most of them), and the shipped default misreads the two zooms over the
+# cup's smooth rim (README, "The shipped models").
 MIN_AGREEMENT = 2 / 3
+MAX_MISREAD = 2
 
 
 class CheckFailed(Exception):
@@ -44,8 +48,9 @@ def sample_disagreements(frame_labels: Sequence[str], motions: list[dict], fps: 
             continue
         label, count = Counter(frames).most_common(1)[0]
         if label != stretch["label"] or count < MIN_AGREEMENT * len(frames):
+            only = "only " if label == stretch["label"] else ""
             wrong.append(f"{stretch['label']} at {stretch['start_time']:.0f}-{stretch['end_time']:.0f} s read as "
-                         f"{label} on {count}/{len(frames)} frames")
+                         f"{label} on {only}{count}/{len(frames)} frames")
     return wrong
 
 
@@ -114,9 +119,13 @@ def model_checks(video: Path | None, device: str) -> list[tuple[str, Callable[[]
             if entry.name == default:
                 names = [result.labels[i] if i >= 0 else "" for i in result.frame_labels()]
                 wrong = sample_disagreements(names, motions["motions"], motions["fps"])
+                right = len(motions["motions"]) - len(wrong)
+                if len(wrong) > MAX_MISREAD:
+                    raise CheckFailed(f"the default model read only {right} of the sample's {len(motions['motions'])} "
+                                      "stretches of camera motion right: " + "; ".join(wrong))
+                summary += f", {right} of {len(motions['motions'])} stretches of camera motion right"
                 if wrong:
-                    raise CheckFailed("the default model misread the sample: " + "; ".join(wrong))
-                summary += f", all {len(motions['motions'])} stretches of camera motion right"
+                    summary += f" (misread: {'; '.join(wrong)})"
             return summary
 
         checks.append((f"{entry.name}: sample clip", one))
