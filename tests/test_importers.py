@@ -17,7 +17,7 @@ from vivit_desktop.model import (
     init_from_image_vit,
     load_model,
 )
-from vivit_desktop.model.importers import inflate_patch_kernel
+from vivit_desktop.model.importers import inflate_patch_kernel, init_from_pretrained
 
 transformers = pytest.importorskip("transformers")
 
@@ -222,3 +222,51 @@ def test_mismatched_image_vit_is_refused():
         init_from_image_vit(model, vit.state_dict())
     with pytest.raises(ForeignWeightsError, match="not an image ViT"):
         image_vit_to_vivit({"foo": torch.zeros(1)}, model.config)
+
+
+def small(code, num_classes=3):
+    return create_model(f"vivit_t16x2_{code}", hidden_size=64, num_heads=4, mlp_dim=96, depth=2, temporal_depth=1,
+                        image_size=32, num_frames=4, num_classes=num_classes)
+
+
+def trained_model1():
+    model = small("st")
+    with torch.no_grad():  # stands in for training: nothing left at its initial value
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
+
+
+@pytest.mark.parametrize("code", ["st", "fe", "fsa", "fdp"])
+def test_every_variant_starts_from_a_trained_model1(code):
+    source = trained_model1()
+    model = small(code)
+    left = init_from_pretrained(model, source.state_dict())
+    assert all(k.startswith("backbone.temporal.") or ".norm_t." in k for k in left), left
+    own = model.state_dict()
+    for name in ("patch_embed.proj.weight", "head.weight", "head.bias"):
+        assert torch.equal(own[name], source.state_dict()[name])
+    if code == "st":  # Model 1 from Model 1 is the same model
+        clip = torch.randn(2, 4, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(model.eval()(clip), source(clip))
+    if code == "fe":  # the spatial positions are Model 1's, averaged over its two time indices
+        spacetime = source.backbone.encoder.pos_embed[:, 1:].reshape(1, 2, 4, 64)
+        torch.testing.assert_close(model.backbone.spatial.pos_embed[:, 1:], spacetime.mean(1))
+    if code == "fsa":
+        assert torch.count_nonzero(model.backbone.encoder.blocks[1].attn_t.qkv.weight) == 0
+
+
+def test_model1_of_another_size_or_classes():
+    source = trained_model1()
+    other_classes = small("fdp", num_classes=5)
+    left = init_from_pretrained(other_classes, source.state_dict())
+    assert left == ["head.bias", "head.weight"]  # a head for other classes starts afresh
+    bigger = create_model("vivit_t16x2_fdp", hidden_size=64, num_heads=4, mlp_dim=96, depth=2, image_size=48,
+                          num_frames=4, num_classes=3)
+    with pytest.raises(ForeignWeightsError, match="train Model 1 at the same size"):
+        init_from_pretrained(bigger, source.state_dict())
+    deeper = create_model("vivit_t16x2_fdp", hidden_size=64, num_heads=4, mlp_dim=96, depth=3, image_size=32,
+                          num_frames=4, num_classes=3)
+    left = init_from_pretrained(deeper, source.state_dict())
+    assert left and all(k.startswith("backbone.encoder.blocks.2.") for k in left)

@@ -311,6 +311,24 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, clip_folder):
     assert bad.returncode == 1 and "depth takes an int" in bad.stderr
 
 
+def test_any_variant_trains_from_a_model1_checkpoint(tmp_path, clip_folder):
+    from vivit_desktop.model import create_model, save_model
+
+    size = dict(num_frames=8, image_size=32, depth=1, temporal_depth=1, patch_size=8)
+    sets = [arg for k, v in size.items() for arg in ("--set", f"{k}={v}")]
+    save_model(create_model("vivit_t16x2_st", num_classes=3, **size), tmp_path / "m1")
+    done = run("train", str(clip_folder), "--model", "vivit_t16x2_fdp", "-o", str(tmp_path / "fdp"), "--steps", "2",
+               "--batch", "4", "--warmup", "1", *sets, "--init", str(tmp_path / "m1.safetensors"), "--no-progress",
+               "--workers", "0")
+    assert done.returncode == 0, done.stderr
+    provenance = json.loads((tmp_path / "fdp.json").read_text())["provenance"]
+    assert provenance["init"].endswith("m1.safetensors") and "tubelet_init" not in provenance
+    other = run("train", str(clip_folder), "--model", "vivit_t16x2_fdp", "-o", str(tmp_path / "big"), "--steps", "2",
+                *sets, "--set", "image_size=48", "--init", str(tmp_path / "m1.safetensors"), "--no-progress")
+    assert other.returncode == 1 and "train Model 1 at the same size" in other.stderr
+    assert not (tmp_path / "big.safetensors").exists()
+
+
 def test_the_recipe_runs_end_to_end_in_its_quick_form(tmp_path):
     """CI's tiny version of the shipped-model recipe: a few steps per variant, the same code."""
     from vivit_desktop.train import recipe

@@ -135,7 +135,8 @@ def _add_training_commands(sub) -> None:
                        help="held-out clips to validate on with synthetic data (default 500)")
     train.add_argument("--eval-every", type=int, default=250, help="validate and checkpoint every N steps (default 250)")
     train.add_argument("--init", default="random", metavar="random|PATH",
-                       help="random, or an image ViT's weights (safetensors or a PyTorch state dict) to start from")
+                       help="random, or weights to start from (safetensors or a PyTorch state dict): an image ViT's, "
+                            "or a trained Model 1's of the same size (for any variant)")
     train.add_argument("--tubelet-init", choices=("central_frame", "filter_inflation"), default="central_frame",
                        help="how an image ViT's patch filter becomes a tubelet filter (paper, Section 3.4)")
     train.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
@@ -548,7 +549,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine.predictor import pick_device
     from .model import create_model
     from .model.checkpoint import read_state_dict
-    from .model.importers import init_from_image_vit
+    from .model.importers import init_from_pretrained, is_model1_state
     from .train import TrainSettings, class_folders, open_dataset, train
     from .train.data import SYNTHETIC_PREFIX
     from .train.generator import LABELS
@@ -569,8 +570,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "overrides": overrides, "data": str(args.data), "init": args.init}
     if args.init != "random":
         state = read_state_dict(args.init)
-        init_from_image_vit(model, state, args.tubelet_init)
-        provenance["tubelet_init"] = args.tubelet_init
+        init_from_pretrained(model, state, args.tubelet_init)
+        if not is_model1_state(state):
+            provenance["tubelet_init"] = args.tubelet_init
     model.card = model.card.replace(name=out.name, frame_stride=args.frame_stride, fps=fps)
     if synthetic:
         train_set = open_dataset(args.data, model.card, training=True, seed=args.seed)

@@ -6,6 +6,8 @@
   transformers 5 uses in memory (`vivit.layers.N.attention.q_proj`).
 - `image_vit_to_vivit(state_dict, config, tubelet_init)`: a 2D image ViT (timm or Hugging Face
   naming) -> the initial weights of any variant, as the paper initialises from ImageNet ViTs.
+- `model1_to_vivit(state_dict, config)`: a trained Model 1 -> the initial weights of any
+  variant of the same size (the same scheme, with the video model as the pretrained one).
 - `import_hf_vivit(directory)`: reads a Hugging Face checkpoint directory (config.json,
   preprocessor_config.json if present, model.safetensors or pytorch_model.bin) into a model with
   its card. JSON only: nothing is evaluated or unpickled.
@@ -315,43 +317,96 @@ def image_vit_to_vivit(state_dict: Mapping[str, Tensor], config: ViViTConfig,
                                                            tubelet_init),
            "patch_embed.proj.bias": vit["patch_embed.proj.bias"]}
     pos = vit["pos_embed"]  # (1, 1 + g*g, D) with the CLS position first
-    cls_pos, grid = pos[:, :1], resize_pos_grid(pos[:, 1:], config.grid_size)
-    blocks = {k: v for k, v in vit.items() if k.startswith("blocks.")}
-    norm = {k: v for k, v in vit.items() if k.startswith("norm.")}
-    variant, nt = config.variant, config.temporal_tokens
+    grid = resize_pos_grid(pos[:, 1:], config.grid_size)
+    blocks = {k: v for k, v in vit.items() if k.startswith(("blocks.", "norm."))}
+    return {**out, **_place_encoder(config, vit["cls_token"], pos[:, :1], grid,
+                                    grid.repeat(1, config.temporal_tokens, 1), blocks)}
 
-    def put(prefix: str, items: Mapping[str, Tensor]) -> None:
-        out.update({prefix + k: v for k, v in items.items()})
+
+def _place_encoder(config: ViViTConfig, cls_token: Tensor, cls_pos: Tensor, spatial_pos: Tensor,
+                   spacetime_pos: Tensor, blocks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """A pretrained joint-attention encoder (timm names `blocks.*`, `norm.*`) placed into the
+    backbone of `config`'s variant: Model 2's spatial encoder (spatial positions, CLS token);
+    Model 1's and Model 4's encoder (space-time positions); Model 3's blocks with the pretrained
+    attention as the spatial one and a zero temporal one, so each block starts as a residual.
+    Model 2's temporal encoder is left out (it keeps its random initialisation)."""
+    variant = config.variant
+
+    def put(prefix: str, items: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {prefix + k: v for k, v in items.items()}
 
     if variant == FACTORISED_ENCODER:
-        put("backbone.spatial.", {"cls_token": vit["cls_token"], "pos_embed": torch.cat([cls_pos, grid], 1),
-                                  **blocks, **norm})
-        return out
-    tiled = grid.repeat(1, nt, 1)  # (1, nt*g*g, D): the same spatial embedding at every time index
+        return put("backbone.spatial.", {"cls_token": cls_token, "pos_embed": torch.cat([cls_pos, spatial_pos], 1),
+                                         **blocks})
     if variant == SPATIO_TEMPORAL:
-        put("backbone.encoder.", {"cls_token": vit["cls_token"], "pos_embed": torch.cat([cls_pos, tiled], 1),
-                                  **blocks, **norm})
-    elif variant == FACTORISED_DOT_PRODUCT:
-        put("backbone.encoder.", {"pos_embed": tiled, **blocks, **norm})
-    elif variant == FACTORISED_SELF_ATTENTION:
-        renamed = {}
-        for k, v in blocks.items():
-            layer, rest = k.split(".", 2)[1], k.split(".", 2)[2]
-            rest = rest.replace("norm1.", "norm_s.").replace("attn.", "attn_s.")
-            renamed[f"blocks.{layer}.{rest}"] = v
-            if rest.startswith("attn_s."):
-                renamed[f"blocks.{layer}.{rest.replace('attn_s.', 'attn_t.')}"] = torch.zeros_like(v)
-        put("backbone.encoder.", {"pos_embed": tiled, **renamed, **norm})
-    return out
+        return put("backbone.encoder.", {"cls_token": cls_token, "pos_embed": torch.cat([cls_pos, spacetime_pos], 1),
+                                         **blocks})
+    if variant == FACTORISED_DOT_PRODUCT:
+        return put("backbone.encoder.", {"pos_embed": spacetime_pos, **blocks})
+    renamed = {}
+    for k, v in blocks.items():
+        if not k.startswith("blocks."):
+            renamed[k] = v
+            continue
+        layer, rest = k.split(".", 2)[1], k.split(".", 2)[2]
+        rest = rest.replace("norm1.", "norm_s.").replace("attn.", "attn_s.")
+        renamed[f"blocks.{layer}.{rest}"] = v
+        if rest.startswith("attn_s."):
+            renamed[f"blocks.{layer}.{rest.replace('attn_s.', 'attn_t.')}"] = torch.zeros_like(v)
+    return put("backbone.encoder.", {"pos_embed": spacetime_pos, **renamed})
+
+
+def model1_to_vivit(state_dict: Mapping[str, Tensor], config: ViViTConfig) -> dict[str, Tensor]:
+    """Initial weights for any variant from a trained Model 1 of the same size: Section 3.4's
+    scheme with the video model in place of the image ViT. The tubelet embedding (which already
+    sees motion within a tubelet), the blocks and, when the classes are as many, the head are
+    copied; Model 2's spatial positions are Model 1's averaged over time. Returns a partial
+    native state dict."""
+    prefix = "backbone.encoder."
+    if f"{prefix}cls_token" not in state_dict or "patch_embed.proj.weight" not in state_dict:
+        raise ForeignWeightsError("not a Model 1 (spatio-temporal) state dict")
+    D, nt, S = config.hidden_size, config.temporal_tokens, config.spatial_tokens
+    pos = state_dict[f"{prefix}pos_embed"]
+    if pos.shape != (1, 1 + nt * S, D) or state_dict["patch_embed.proj.weight"].shape[0] != D:
+        raise ForeignWeightsError(f"Model 1's tokens {tuple(pos.shape)} do not match the model's "
+                                  f"(1, {1 + nt * S}, {D}); train Model 1 at the same size")
+    spacetime = pos[:, 1:]
+    blocks = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith((f"{prefix}blocks.", f"{prefix}norm."))}
+    shared = {k: v for k, v in state_dict.items() if k.startswith("patch_embed.")
+              or (k.startswith("head.") and v.shape[0] == config.num_classes)}
+    return {**shared, **_place_encoder(config, state_dict[f"{prefix}cls_token"], pos[:, :1],
+                                       spacetime.reshape(1, nt, S, D).mean(1), spacetime, blocks)}
 
 
 def init_from_image_vit(model, state_dict: Mapping[str, Tensor], tubelet_init: str = "central_frame") -> list[str]:
     """Load `image_vit_to_vivit` weights into `model`; returns the names left at their random
     initialisation."""
-    weights = image_vit_to_vivit(state_dict, model.config, tubelet_init)
+    return _load_partial(model, image_vit_to_vivit(state_dict, model.config, tubelet_init), "image ViT")
+
+
+def init_from_model1(model, state_dict: Mapping[str, Tensor]) -> list[str]:
+    """Load `model1_to_vivit` weights into `model`; returns the names left at their random
+    initialisation."""
+    return _load_partial(model, model1_to_vivit(state_dict, model.config), "Model 1")
+
+
+def is_model1_state(state_dict: Mapping[str, Tensor]) -> bool:
+    """A native Model 1 state dict (a video model), as opposed to an image ViT's."""
+    kernel = state_dict.get("patch_embed.proj.weight")
+    return kernel is not None and kernel.ndim == 5 and "backbone.encoder.cls_token" in state_dict
+
+
+def init_from_pretrained(model, state_dict: Mapping[str, Tensor], tubelet_init: str = "central_frame") -> list[str]:
+    """`init_from_model1` for a trained Model 1's weights, else `init_from_image_vit`."""
+    if is_model1_state(state_dict):
+        return init_from_model1(model, state_dict)
+    return init_from_image_vit(model, state_dict, tubelet_init)
+
+
+def _load_partial(model, weights: Mapping[str, Tensor], source: str) -> list[str]:
     own = model.state_dict()
     wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
     if wrong:
-        raise ForeignWeightsError(f"image ViT weights do not fit: {', '.join(wrong[:5])}")
+        raise ForeignWeightsError(f"{source} weights do not fit: {', '.join(wrong[:5])}")
     missing, _ = model.load_state_dict(weights, strict=False)
     return sorted(missing)

@@ -2,7 +2,9 @@
 
     python -m vivit_desktop.train.recipe -o models
 
-trains one model per ViViT variant on generated clips (training images only), evaluates each
+trains one model per ViViT variant on generated clips (training images only): Model 1 from
+random weights, then Models 2-4 starting from the trained Model 1 (the paper's Section 3.4
+initialisation, with Model 1 in place of the image ViT); evaluates each
 on held-out clips (images never seen in training), times one window's forward pass on this CPU,
 and writes NAME.safetensors, NAME.json (the card, with the recipe, seed and figures) and
 NAME.confusion.png/.json per model, then default.json naming the model with the best accuracy
@@ -24,6 +26,8 @@ import torch
 
 from ..fileio import atomic_write_text
 from ..model import create_model
+from ..model.checkpoint import read_state_dict
+from ..model.importers import init_from_model1
 from . import generator
 from .data import CameraMotionClips, CameraMotionPool
 from .evaluate import evaluate
@@ -38,9 +42,14 @@ ARCH = dict(hidden_size=128, num_heads=4, mlp_dim=512, depth=4, temporal_depth=2
 FRAME_STRIDE, FPS = 2, 30.0
 SETTINGS = TrainSettings(steps=2500, batch_size=32, lr=1e-3, weight_decay=0.05, warmup_steps=150,
                          label_smoothing=0.1, seed=0, eval_every=500, workers=1)
-# Steps per variant. Model 1 (the default) gets the most; the other three get fewer so the whole
-# recipe fits one working session on a 2-core CPU (about 3 steps a second for each variant).
-VARIANT_STEPS = {"st": 12000, "fdp": 1000, "fsa": 1000, "fe": 1000}
+# Steps per variant. Model 1 learns from random weights (about 3 steps a second on 2 cores); the
+# others start from it and need far fewer: trained from random weights for up to 4000 steps
+# they stayed at 10-35 % (they barely learn to tell directions apart), from Model 1 they pass
+# 80 % within 300.
+VARIANT_STEPS = {"st": 12000, "fdp": 2000, "fsa": 2000, "fe": 2000}
+DEFAULT_FLOOR = 0.90  # held-out accuracy a default must have (the shipped-models issue asks for it)
+PRETRAINED = "st"  # the variant the others start from
+FINETUNE = dict(lr=3e-4, warmup_steps=50)
 QUICK = TrainSettings(steps=4, batch_size=4, lr=1e-3, warmup_steps=1, seed=0, eval_every=2, workers=0)
 HELDOUT_CLIPS, QUICK_HELDOUT_CLIPS = 1000, 20
 POOL_CLIPS, QUICK_POOL_CLIPS = 12000, 40  # rendered once, shared by the four variants
@@ -81,16 +90,27 @@ def new_model(code: str):
 
 
 def train_one(code: str, out_dir: Path, settings: TrainSettings, pool: CameraMotionPool, heldout_clips: int,
-              device: str, progress: bool) -> dict:
+              device: str, progress: bool, curriculum_steps: int) -> dict:
     torch.manual_seed(settings.seed)
     model = new_model(code)
     out = out_dir / model_name(code)
+    init = "random"
+    if code != PRETRAINED:
+        start = out_dir / f"{model_name(PRETRAINED)}.safetensors"
+        if not start.is_file():
+            raise SystemExit(f"{model_name(code)} starts from {start.name}, which is not in {out_dir}: "
+                             f"train it first (--variants {PRETRAINED},{code})")
+        init_from_model1(model, read_state_dict(start))
+        init = f"{start.name} (Model 1): its tubelet embedding, blocks and head; the paper's Section 3.4 scheme"
+        settings = TrainSettings(**{**settings.__dict__, **FINETUNE})
+        curriculum_steps = 0  # it already tells the motions apart
+    pool.warmup_items = curriculum_steps * settings.batch_size
     provenance = {"source": "python -m vivit_desktop.train.recipe", "architecture": f"vivit_t16x2_{code}",
                   "overrides": ARCH, "data": f"synthetic:camera-motion, training images, seed {settings.seed}: a pool of {len(pool)} clips, "
                           "each drawn mirrored/flipped/reversed at random with its label changed to match",
-                  "curriculum": f"the first {pool.warmup_items // settings.batch_size} steps on static, pans and "
-                                "tilts only",
-                  "init": "random", "generator": {"natural_train": list(generator.NATURAL_TRAIN),
+                  "curriculum": f"the first {curriculum_steps} steps on static, pans and tilts only"
+                                if curriculum_steps else "none",
+                  "init": init, "generator": {"natural_train": list(generator.NATURAL_TRAIN),
                                                   "natural_heldout": list(generator.NATURAL_HELDOUT)}}
     report = train(model, pool, out, settings, val_set=None, device=device, overwrite=True, progress=progress,
                    provenance=provenance)
@@ -136,7 +156,9 @@ def retime(out_dir: Path, repeats: int = 100) -> None:
 
 def write_index(out_dir: Path) -> dict:
     """default.json from the cards of the family's models in `out_dir` (so retraining one
-    variant keeps the others): the default is the best held-out accuracy per millisecond."""
+    variant keeps the others): the default is the best held-out accuracy per millisecond among
+    the models that reach DEFAULT_FLOOR (all of them when none does): a faster model must not
+    become the default by being fast while it misreads more."""
     from ..model.checkpoint import find_checkpoints
 
     rows = []
@@ -147,9 +169,10 @@ def write_index(out_dir: Path) -> dict:
     if not rows:
         raise SystemExit(f"no trained {FAMILY} model with evaluation figures in {out_dir}")
     rows.sort(key=lambda r: VARIANTS.index(r["name"].rsplit("-", 1)[1]))
-    best = max(rows, key=lambda r: r["heldout_accuracy"] / r["cpu_window_ms"])
-    index = {"default": best["name"], "why": "the best held-out accuracy per millisecond of CPU time per window",
-             "models": rows}
+    accurate = [r for r in rows if r["heldout_accuracy"] >= DEFAULT_FLOOR] or rows
+    best = max(accurate, key=lambda r: r["heldout_accuracy"] / r["cpu_window_ms"])
+    index = {"default": best["name"], "why": "the best held-out accuracy per millisecond of CPU time per window "
+             f"among the models with at least {DEFAULT_FLOOR:.0%} held-out accuracy", "models": rows}
     atomic_write_text(out_dir / "default.json", json.dumps(index, indent=2) + "\n", overwrite=True)
     print(f"default: {best['name']} ({best['heldout_accuracy']:.1%}, {best['cpu_window_ms']:.1f} ms)")
     return index
@@ -186,13 +209,13 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     curriculum = QUICK_CURRICULUM_STEPS if args.quick else CURRICULUM_STEPS
     pool = CameraMotionPool(new_model(codes[0]).card, QUICK_POOL_CLIPS if args.quick else POOL_CLIPS,
-                            seed=settings.seed, warmup_items=curriculum * settings.batch_size,
-                            processes=1 if args.quick else max(1, os.cpu_count() or 1), progress=not args.no_progress)
+                            seed=settings.seed, processes=1 if args.quick else max(1, os.cpu_count() or 1),
+                            progress=not args.no_progress)
     heldout = QUICK_HELDOUT_CLIPS if args.quick else HELDOUT_CLIPS
-    for code in codes:
+    for code in sorted(codes, key=lambda c: c != PRETRAINED):  # Model 1 first: the others start from it
         train_one(code, args.out, settings if args.quick or args.steps else
                   TrainSettings(**{**settings.__dict__, "steps": VARIANT_STEPS[code]}), pool, heldout,
-                  args.device, not args.no_progress)
+                  args.device, not args.no_progress, curriculum)
     write_index(args.out)
     return 0
 
