@@ -312,8 +312,6 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, clip_folder):
 
 
 def test_any_variant_trains_from_a_model1_checkpoint(tmp_path, clip_folder):
-    from vivit_desktop.model import create_model, save_model
-
     size = dict(num_frames=8, image_size=32, depth=1, temporal_depth=1, patch_size=8)
     sets = [arg for k, v in size.items() for arg in ("--set", f"{k}={v}")]
     save_model(create_model("vivit_t16x2_st", num_classes=3, **size), tmp_path / "m1")

@@ -29,7 +29,6 @@ from .checkpoint import CheckpointError, check_state_dict, read_state_dict
 from .config import (
     FACTORISED_DOT_PRODUCT,
     FACTORISED_ENCODER,
-    FACTORISED_SELF_ATTENTION,
     SPATIO_TEMPORAL,
     ModelCard,
     ViViTConfig,
@@ -343,7 +342,7 @@ def _place_encoder(config: ViViTConfig, cls_token: Tensor, cls_pos: Tensor, spat
                                          **blocks})
     if variant == FACTORISED_DOT_PRODUCT:
         return put("backbone.encoder.", {"pos_embed": spacetime_pos, **blocks})
-    renamed = {}
+    renamed = {}  # FACTORISED_SELF_ATTENTION
     for k, v in blocks.items():
         if not k.startswith("blocks."):
             renamed[k] = v

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..fileio import atomic_path, check_writable
+from ..fileio import atomic_path
 from ..model.checkpoint import CheckpointError, check_state_dict, read_card, read_state_dict, save_model
 from ..model.config import ModelCard
 from .evaluate import Evaluation, evaluate
