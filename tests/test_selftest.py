@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+from vivit_desktop import catalog
 from vivit_desktop.paths import app_root
 
 from test_engine import make_clip
@@ -48,9 +49,10 @@ def test_self_test_fails_when_the_shipped_models_are_damaged(tmp_path):
     root = tmp_path / "copy"  # the program beside its models/ and resources/, as in a bundle
     for part in ("vivit_desktop", "models", "resources"):
         shutil.copytree(app_root() / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-    weights = root / "models" / "camera-motion-st.safetensors"
+    default = catalog.default_model_name()
+    weights = root / "models" / f"{default}.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     done = self_test(env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
     assert done.returncode == 1, done.stdout
-    assert "FAIL  camera-motion-st: sample clip" in done.stdout, done.stdout
+    assert f"FAIL  {default}: sample clip" in done.stdout, done.stdout
     assert str(root) in done.stdout.splitlines()[0]  # it was the copy that was checked
