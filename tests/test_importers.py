@@ -17,7 +17,7 @@ from vivit_desktop.model import (
     init_from_image_vit,
     load_model,
 )
-from vivit_desktop.model.importers import inflate_patch_kernel, init_from_pretrained
+from vivit_desktop.model.importers import inflate_patch_kernel, init_from_model1
 
 transformers = pytest.importorskip("transformers")
 
@@ -241,7 +241,7 @@ def trained_model1():
 def test_every_variant_starts_from_a_trained_model1(code):
     source = trained_model1()
     model = small(code)
-    left = init_from_pretrained(model, source.state_dict())
+    left = init_from_model1(model, source.state_dict())
     assert all(k.startswith("backbone.temporal.") or ".norm_t." in k for k in left), left
     own = model.state_dict()
     for name in ("patch_embed.proj.weight", "head.weight", "head.bias"):
@@ -260,13 +260,13 @@ def test_every_variant_starts_from_a_trained_model1(code):
 def test_model1_of_another_size_or_classes():
     source = trained_model1()
     other_classes = small("fdp", num_classes=5)
-    left = init_from_pretrained(other_classes, source.state_dict())
+    left = init_from_model1(other_classes, source.state_dict())
     assert left == ["head.bias", "head.weight"]  # a head for other classes starts afresh
     bigger = create_model("vivit_t16x2_fdp", hidden_size=64, num_heads=4, mlp_dim=96, depth=2, image_size=48,
                           num_frames=4, num_classes=3)
     with pytest.raises(ForeignWeightsError, match="train Model 1 at the same size"):
-        init_from_pretrained(bigger, source.state_dict())
+        init_from_model1(bigger, source.state_dict())
     deeper = create_model("vivit_t16x2_fdp", hidden_size=64, num_heads=4, mlp_dim=96, depth=3, image_size=32,
                           num_frames=4, num_classes=3)
-    left = init_from_pretrained(deeper, source.state_dict())
+    left = init_from_model1(deeper, source.state_dict())
     assert left and all(k.startswith("backbone.encoder.blocks.2.") for k in left)

@@ -549,7 +549,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine.predictor import pick_device
     from .model import create_model
     from .model.checkpoint import read_state_dict
-    from .model.importers import init_from_pretrained, is_model1_state
+    from .model.importers import init_from_image_vit, init_from_model1, is_model1_state
     from .train import TrainSettings, class_folders, open_dataset, train
     from .train.data import SYNTHETIC_PREFIX
     from .train.generator import LABELS
@@ -570,8 +570,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "overrides": overrides, "data": str(args.data), "init": args.init}
     if args.init != "random":
         state = read_state_dict(args.init)
-        init_from_pretrained(model, state, args.tubelet_init)
-        if not is_model1_state(state):
+        if is_model1_state(state):
+            init_from_model1(model, state)
+        else:
+            init_from_image_vit(model, state, args.tubelet_init)
             provenance["tubelet_init"] = args.tubelet_init
     model.card = model.card.replace(name=out.name, frame_stride=args.frame_stride, fps=fps)
     if synthetic:

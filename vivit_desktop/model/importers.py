@@ -355,15 +355,21 @@ def _place_encoder(config: ViViTConfig, cls_token: Tensor, cls_pos: Tensor, spat
     return put("backbone.encoder.", {"pos_embed": spacetime_pos, **renamed})
 
 
+def is_model1_state(state_dict: Mapping[str, Tensor]) -> bool:
+    """A native Model 1 state dict (a video model), as opposed to an image ViT's."""
+    kernel = state_dict.get("patch_embed.proj.weight")
+    return kernel is not None and kernel.ndim == 5 and "backbone.encoder.cls_token" in state_dict
+
+
 def model1_to_vivit(state_dict: Mapping[str, Tensor], config: ViViTConfig) -> dict[str, Tensor]:
     """Initial weights for any variant from a trained Model 1 of the same size: Section 3.4's
     scheme with the video model in place of the image ViT. The tubelet embedding (which already
     sees motion within a tubelet), the blocks and, when the classes are as many, the head are
     copied; Model 2's spatial positions are Model 1's averaged over time. Returns a partial
     native state dict."""
-    prefix = "backbone.encoder."
-    if f"{prefix}cls_token" not in state_dict or "patch_embed.proj.weight" not in state_dict:
+    if not is_model1_state(state_dict):
         raise ForeignWeightsError("not a Model 1 (spatio-temporal) state dict")
+    prefix = "backbone.encoder."
     D, nt, S = config.hidden_size, config.temporal_tokens, config.spatial_tokens
     pos = state_dict[f"{prefix}pos_embed"]
     if pos.shape != (1, 1 + nt * S, D) or state_dict["patch_embed.proj.weight"].shape[0] != D:
@@ -387,19 +393,6 @@ def init_from_model1(model, state_dict: Mapping[str, Tensor]) -> list[str]:
     """Load `model1_to_vivit` weights into `model`; returns the names left at their random
     initialisation."""
     return _load_partial(model, model1_to_vivit(state_dict, model.config), "Model 1")
-
-
-def is_model1_state(state_dict: Mapping[str, Tensor]) -> bool:
-    """A native Model 1 state dict (a video model), as opposed to an image ViT's."""
-    kernel = state_dict.get("patch_embed.proj.weight")
-    return kernel is not None and kernel.ndim == 5 and "backbone.encoder.cls_token" in state_dict
-
-
-def init_from_pretrained(model, state_dict: Mapping[str, Tensor], tubelet_init: str = "central_frame") -> list[str]:
-    """`init_from_model1` for a trained Model 1's weights, else `init_from_image_vit`."""
-    if is_model1_state(state_dict):
-        return init_from_model1(model, state_dict)
-    return init_from_image_vit(model, state_dict, tubelet_init)
 
 
 def _load_partial(model, weights: Mapping[str, Tensor], source: str) -> list[str]:

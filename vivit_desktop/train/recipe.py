@@ -137,16 +137,21 @@ def train_one(code: str, out_dir: Path, settings: TrainSettings, pool: CameraMot
     return {"name": model_name(code), "variant": model.card.variant, **figures}
 
 
+def family_checkpoints(out_dir: Path):
+    """(weights, card) of each of the family's models in `out_dir` that has evaluation figures."""
+    from ..model.checkpoint import find_checkpoints
+
+    return [(weights, card) for weights, card in find_checkpoints(out_dir)
+            if not isinstance(card, Exception) and card.name.startswith(f"{FAMILY}-") and card.evaluation]
+
+
 def retime(out_dir: Path, repeats: int = 100) -> None:
     """Time one window of each of the family's models in `out_dir` again on this CPU and write
     the figure into its card (the recipe times each model right after training it, when other
     work may share the CPU; run this when nothing else does)."""
     from ..model import load_model, save_model
-    from ..model.checkpoint import find_checkpoints
 
-    for weights, card in find_checkpoints(out_dir):
-        if isinstance(card, Exception) or not card.name.startswith(f"{FAMILY}-") or not card.evaluation:
-            continue
+    for weights, card in family_checkpoints(out_dir):
         model = load_model(weights).eval()
         latency = window_latency_ms(model, repeats=repeats)
         figures = {**card.evaluation, "cpu_window_ms": round(latency, 2), "cpu_threads": torch.get_num_threads()}
@@ -159,13 +164,7 @@ def write_index(out_dir: Path) -> dict:
     variant keeps the others): the default is the best held-out accuracy per millisecond among
     the models that reach DEFAULT_FLOOR (all of them when none does): a faster model must not
     become the default by being fast while it misreads more."""
-    from ..model.checkpoint import find_checkpoints
-
-    rows = []
-    for weights, card in find_checkpoints(out_dir):
-        if isinstance(card, Exception) or not card.name.startswith(f"{FAMILY}-") or not card.evaluation:
-            continue
-        rows.append({"name": card.name, "variant": card.variant, **card.evaluation})
+    rows = [{"name": card.name, "variant": card.variant, **card.evaluation} for _, card in family_checkpoints(out_dir)]
     if not rows:
         raise SystemExit(f"no trained {FAMILY} model with evaluation figures in {out_dir}")
     rows.sort(key=lambda r: VARIANTS.index(r["name"].rsplit("-", 1)[1]))
