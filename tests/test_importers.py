@@ -270,3 +270,7 @@ def test_model1_of_another_size_or_classes():
                           num_frames=4, num_classes=3)
     left = init_from_model1(deeper, source.state_dict())
     assert left and all(k.startswith("backbone.encoder.blocks.2.") for k in left)
+    # a deeper Model 1 into a shallower model
+    with pytest.raises(ForeignWeightsError, match="do not fit the model .*start from weights of the model's size"):
+        init_from_model1(small("fdp"), create_model("vivit_t16x2_st", hidden_size=64, num_heads=4, mlp_dim=96, depth=3,
+                                                    image_size=32, num_frames=4, num_classes=3).state_dict())

@@ -399,6 +399,7 @@ def _load_partial(model, weights: Mapping[str, Tensor], source: str) -> list[str
     own = model.state_dict()
     wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
     if wrong:
-        raise ForeignWeightsError(f"{source} weights do not fit: {', '.join(wrong[:5])}")
+        raise ForeignWeightsError(f"{source} weights do not fit the model ({', '.join(wrong[:5])}): start from "
+                                  "weights of the model's size (width, depth, patch and tubelet)")
     missing, _ = model.load_state_dict(weights, strict=False)
     return sorted(missing)
