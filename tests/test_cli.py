@@ -63,7 +63,7 @@ def test_stats_of_a_checkpoint_and_info(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("models", "vivit_nope"), "no architecture matches 'vivit_nope'"),
     (("info", "/nonexistent/x.safetensors"), "the model card is missing"),
-    (("import", "/nonexistent"), "not a directory"),
+    (("import", "/nonexistent"), "no such file or folder"),
 ])
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(args, message):
     done = run(*args)

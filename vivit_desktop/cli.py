@@ -45,12 +45,29 @@ def _build_parser() -> argparse.ArgumentParser:
     models.add_argument("--image-size", type=int, help="override the input size in pixels")
     models.add_argument("--classes", type=int, help="override the number of classes")
 
-    imp = sub.add_parser("import", help="convert a Hugging Face ViViT checkpoint into a native one",
+    imp = sub.add_parser("import", help="convert a Hugging Face or scenic (JAX/Flax) ViViT checkpoint into a native one",
                          description="Import a Hugging Face VivitForVideoClassification directory (config.json "
-                                     "and model.safetensors or pytorch_model.bin) as OUT.safetensors + OUT.json.")
-    imp.add_argument("path", type=Path, help="the Hugging Face checkpoint directory")
+                                     "and model.safetensors or pytorch_model.bin), or a scenic ViViT checkpoint "
+                                     "(a Flax MessagePack file such as the official Kinetics and Epic-Kitchens "
+                                     "weights, or a folder of checkpoint_<step> files), as OUT.safetensors + OUT.json. "
+                                     "Nothing is written unless the whole import succeeds.")
+    imp.add_argument("path", type=Path, help="the Hugging Face checkpoint directory, or the scenic checkpoint")
     imp.add_argument("-o", "--output", type=Path,
-                     help="output path without extension (default: the user models folder / the directory's name)")
+                     help="output path without extension (default: the user models folder / the checkpoint's name)")
+    scenic = imp.add_argument_group("scenic checkpoints (what the parameter names and shapes cannot tell)")
+    scenic.add_argument("--num-frames", type=_positive_int, metavar="N",
+                        help="input frames, where the position embeddings allow several splits (default 32)")
+    scenic.add_argument("--image-size", type=_positive_int, metavar="N",
+                        help="input size in pixels, where the position embeddings allow several splits (default 224)")
+    scenic.add_argument("--attention-order", choices=("time_space", "space_time"),
+                        help="Model 3's order of attention within a block (default time_space, as scenic's)")
+    scenic.add_argument("--variant", choices=("st", "fe", "fsa", "fdp"),
+                        help="the variant, where the names cannot tell (scenic's Model 4 has the names of a Model 1 "
+                             "without a CLS token: say fdp)")
+    scenic.add_argument("--labels", metavar="NAME|FILE",
+                        help="class names: kinetics400, kinetics600, epic-kitchens-100 (nouns and verbs as two "
+                             "heads), or a text file of one label per line (default: the shipped set with as many "
+                             "classes, if one has)")
     imp.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     analyze = sub.add_parser("analyze", help="analyse videos headless and export the predictions",
@@ -102,6 +119,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
+
+    zoo = sub.add_parser("zoo", help="list the published ViViT models (Kinetics, Epic-Kitchens); `zoo get NAME` installs one",
+                         description="The model catalogue: published ViViT weights (scenic's Kinetics-400/600 and "
+                                     "Epic-Kitchens-100 models, Hugging Face's Kinetics-400 model). Without a "
+                                     "sub-command: list them, with whether each is installed.")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="get")
+    get = zoo_sub.add_parser("get", help="download, convert and install a catalogue model into the user models folder",
+                             description="Download NAME (resuming an interrupted download), convert it and install it "
+                                         "into the user models folder; then `--model NAME` and the window's Models "
+                                         "menu use it.")
+    get.add_argument("name", metavar="NAME", help="a name from `vivit-desktop zoo`")
+    get.add_argument("--force", action="store_true", help="download and install again over an installed model")
+    get.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_training_commands(sub)
     return parser
 
@@ -174,7 +204,7 @@ def _add_training_commands(sub) -> None:
     gen.add_argument("--force", action="store_true", help="overwrite clips already in OUT_DIR")
 
 
-COMMANDS = ("models", "import", "info", "analyze", "live", "train", "evaluate", "generate")
+COMMANDS = ("models", "import", "info", "analyze", "live", "train", "evaluate", "generate", "zoo")
 
 
 def wants_gui(argv: Sequence[str]) -> bool:
@@ -202,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze,
-               "live": cmd_live, "train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate}[args.command]
+               "live": cmd_live, "train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate,
+               "zoo": cmd_zoo}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -279,11 +310,33 @@ def _print_stats(configs, overrides: dict) -> None:
           "measured with torch.utils.flop_counter on the meta device (the paper's convention).")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .model import import_hf_vivit, save_model
+    from .model.config import VARIANT_TITLES
     from .paths import user_models_dir
 
-    model = import_hf_vivit(args.path)
+    scenic_options = [f"--{k.replace('_', '-')}" for k in ("num_frames", "image_size", "attention_order", "variant",
+                                                             "labels") if getattr(args, k) is not None]
+    if not args.path.exists():
+        raise UserError(f"{args.path}: no such file or folder (give a Hugging Face checkpoint folder or a scenic "
+                        "checkpoint file)")
+    if args.path.is_dir() and (args.path / "config.json").is_file():
+        if scenic_options:
+            raise UserError(f"{', '.join(scenic_options)} apply to scenic checkpoints; a Hugging Face folder says "
+                            "all of it in its config.json")
+        model, note = import_hf_vivit(args.path), ""
+    else:
+        model, note = _import_scenic(args)
     output = args.output
     if output is None:
         user_models_dir().mkdir(parents=True, exist_ok=True)
@@ -291,9 +344,29 @@ def cmd_import(args: argparse.Namespace) -> int:
     weights, card = save_model(model, output, overwrite=args.force)
     c = model.config
     print(f"imported {args.path} -> {weights} + {card.name}")
-    print(f"  Model 1 (spatio-temporal), width {c.hidden_size}, depth {c.depth}, {c.num_classes} classes, "
-          f"{c.num_frames} frames of {c.image_size}px")
+    print(f"  {VARIANT_TITLES[c.variant]}, width {c.hidden_size}, depth {c.depth}, {c.num_classes} classes, "
+          f"{c.num_frames} frames of {c.image_size}px" + note)
     return 0
+
+
+def _import_scenic(args: argparse.Namespace):
+    from .model.labels import guess_label_set, label_set
+    from .model.scenic import import_scenic
+
+    chosen = label_set(args.labels) if args.labels else None
+    model = import_scenic(args.path, num_frames=args.num_frames, image_size=args.image_size,
+                          attention_order=args.attention_order, variant=args.variant,
+                          labels=chosen.labels if chosen else None, heads=chosen.heads if chosen else None,
+                          name=(args.output or args.path.resolve()).name)
+    note = ""
+    if chosen is None:
+        guessed = guess_label_set(model.config.num_classes)
+        if guessed is not None:
+            model.card = model.card.replace(labels=guessed.labels, heads=guessed.heads)
+            note = f"; labels: {guessed.name} (from the class count; --labels to choose others)"
+        else:
+            note = "; labels: class_0.. (no shipped set has this many classes; --labels FILE names them)"
+    return model, note
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -301,6 +374,65 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     weights, card_path = checkpoint_files(args.checkpoint)
     print(read_card(card_path).to_json(), end="")
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+    from .paths import user_models_dir
+
+    if args.zoo_command == "get":
+        return _zoo_get(args)
+    rows = [(e.name, f"{e.title}, {e.model_title.split(':')[0]}", e.dataset, e.top1_text, e.size_text,
+             e.licence_short, "installed" if zoo.installed_path(e) else "") for e in zoo.catalogue()]
+    header = ("name", "model", "dataset", "top-1 (published)", "size", "licence", "")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for row, e in zip(rows, zoo.catalogue()):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        print(f"    {e.url}")
+    print(f"\nSizes are estimates. Licences as each source states them: scenic's model zoo names no licence for its "
+          f"checkpoints (scenic's code is Apache-2.0); the Hugging Face model card says MIT.\n"
+          f"`vivit-desktop zoo get NAME` installs one into {user_models_dir()}.")
+    return 0
+
+
+def _zoo_get(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if args.no_progress:
+            return
+        if bar is None or bar.total != total:
+            from tqdm import tqdm
+
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024, desc=args.name,
+                       leave=False, file=sys.stderr)
+        else:
+            bar.update(done - bar.n)
+
+    def stage(text: str) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        print(f"{args.name}: {text}", file=sys.stderr)
+
+    try:
+        weights = zoo.install(args.name, force=args.force, progress=progress, stage=stage)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was installed; an interrupted download is kept and the next get resumes it",
+              file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"installed {args.name}: {weights} (use it with --model {args.name}, or from the window's Models menu)")
     return 0
 
 
@@ -381,7 +513,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UserError("--top-k must be at least 1")
     model, model_hash = _load_for_analysis(args.model)
-    post = _post_processing(args, model.card.labels)
+    post = _post_processing(args, model.card.qualified_labels)
     predictor = Predictor(model, device=args.device)
     cache = ResultCache()
     for spec in args.videos:
@@ -443,7 +575,6 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise UserError("--hop and --top-k must be at least 1")
     model, _ = _load_for_analysis(args.model)
     predictor = Predictor(model, device=args.device)
-    labels = model.card.labels
     size = None
     if args.size:
         try:
@@ -457,7 +588,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     def show(result) -> None:
         w = result.window
-        top = "  ".join(f"{labels[i]} {w.probs[i]:.2f}" for i in w.probs.argsort()[::-1][:args.top_k])
+        top = "  ".join(f"{label} {p:.2f}" for label, p in w.top(model.card, args.top_k))
         print(f"{result.end_time:8.2f} s  frames {w.start_frame}-{w.end_frame}  {top}  "
               f"(latency {result.latency_s * 1000:.0f} ms, {result.dropped} dropped)", flush=True)
 
@@ -548,8 +679,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .engine.predictor import pick_device
     from .model import create_model
-    from .model.checkpoint import read_state_dict
     from .model.importers import init_from_image_vit, init_from_model1, is_model1_state
+    from .model.scenic import read_init_weights
     from .train import TrainSettings, class_folders, open_dataset, train
     from .train.data import SYNTHETIC_PREFIX
     from .train.generator import LABELS
@@ -569,7 +700,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     provenance = {"source": "trained with `vivit-desktop train`", "architecture": args.model,
                   "overrides": overrides, "data": str(args.data), "init": args.init}
     if args.init != "random":
-        state = read_state_dict(args.init)
+        state = read_init_weights(args.init)
         if is_model1_state(state):
             init_from_model1(model, state)
         else:

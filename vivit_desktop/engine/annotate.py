@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from ..fileio import atomic_path
-from .postprocess import NONE
-from .results import AnalysisResult
+
+from .results import AnalysisResult, top_per_head
 from .sources import VideoSource
 
 
@@ -58,7 +58,6 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
     if path.suffix.lower() != ".mp4":
         raise ValueError(f"{path}: the annotated video is written as .mp4; give a name ending in .mp4")
     probs, shown = result.smoothed_probs(), result.frame_labels()
-    labels = result.labels
     with atomic_path(path, overwrite) as tmp:
         writer = None
         try:
@@ -72,9 +71,8 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
                 ranked: list[tuple[str, float]] = []
                 label = None
                 if f < len(probs) and not np.isnan(probs[f, 0]):
-                    order = np.argsort(-probs[f])[:top_k]
-                    ranked = [(labels[i], float(probs[f, i])) for i in order]
-                    label = labels[shown[f]] if shown[f] != NONE else None
+                    ranked = [(name, p) for _, top in top_per_head(probs[f], result.card, top_k) for name, p in top]
+                    label = result.label_name(shown[f])
                 draw_overlay(image, ranked, label, f"{frame.timestamp:7.2f} s  frame {f}")
                 if (w, h) != size:
                     image = cv2.copyMakeBorder(image, 0, size[1] - h, 0, size[0] - w, cv2.BORDER_CONSTANT)

@@ -144,9 +144,8 @@ class Predictor:
         bf16 = torch.cuda.is_bf16_supported()
         return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
 
-    @staticmethod
-    def _outputs(logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray]:
-        probs = torch.softmax(logits.float(), dim=-1)
+    def _outputs(self, logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray]:
+        probs = self.model.probabilities(logits)  # a softmax per head
         return probs.cpu().numpy(), readout.temporal.float().cpu().numpy()
 
     def _run(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

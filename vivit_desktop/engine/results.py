@@ -45,6 +45,17 @@ def window_settings(card: ModelCard, hop: int) -> dict:
             "image_size": card.image_size}
 
 
+def top_per_head(probs: np.ndarray, card: ModelCard, k: int) -> list[tuple[str, list[tuple[str, float]]]]:
+    """(head name, [(label, p), ...] its k most probable classes) per head, in display order;
+    labels qualified by the head ("verb: cut") for a multi-head model."""
+    names = card.qualified_labels
+    out = []
+    for head, a, b in card.head_slices():
+        order = a + np.argsort(-probs[a:b], kind="stable")[:k]
+        out.append((head, [(names[i], float(probs[i])) for i in order]))
+    return out
+
+
 @dataclass(frozen=True)
 class WindowResult:
     index: int
@@ -62,9 +73,10 @@ class WindowResult:
     def end_frame(self) -> int:
         return self.frames[-1]
 
-    def top(self, labels: tuple[str, ...], k: int) -> list[tuple[str, float]]:
-        order = np.argsort(-self.probs)[:k]
-        return [(labels[i], float(self.probs[i])) for i in order]
+    def top(self, card: ModelCard, k: int) -> list[tuple[str, float]]:
+        """The k most probable classes of each head, heads in display order (a multi-head
+        model's labels qualified by their head: "verb: cut")."""
+        return [(label, p) for _, ranked in top_per_head(self.probs, card, k) for label, p in ranked]
 
 
 @dataclass
@@ -121,18 +133,68 @@ class AnalysisResult:
 
     def _processed(self) -> tuple[np.ndarray, np.ndarray]:
         """Smoothed probabilities and shown labels, computed once per post-processing setting
-        (an export reads them several times)."""
+        (an export reads them several times). Each head is labelled on its own classes."""
         if self._post_cache is None or self._post_cache[0] != self.post:
             smoothed = smooth(self.frame_probs(), self.post)
-            self._post_cache = (self.post, smoothed, frame_labels(smoothed, self.labels, self.post))
+            names = self.card.qualified_labels
+            per_head = [frame_labels(smoothed[:, a:b], names[a:b], self.post) for _, a, b in self.card.head_slices()]
+            self._post_cache = (self.post, smoothed, self._encode(per_head))
         return self._post_cache[1], self._post_cache[2]
+
+    # A multi-head model's label is one class per head ("cut + onion"), encoded in one integer:
+    # each head's local index (its size when the head shows none) in mixed radix, -1 when no
+    # head shows a label. With one head the code is the class index itself.
+    def _radices(self) -> list[tuple[int, int, int]]:
+        """(start, size, radix) per head in display order."""
+        out, radix = [], 1
+        for _, a, b in self.card.head_slices():
+            out.append((a, b - a, radix))
+            radix *= b - a + 1
+        return out
+
+    def _encode(self, per_head: list[np.ndarray]) -> np.ndarray:
+        if len(per_head) == 1:
+            return per_head[0]
+        code = np.zeros(self.frame_count, dtype=np.int64)
+        none = np.ones(self.frame_count, dtype=bool)
+        for (start, size, radix), shown in zip(self._radices(), per_head):
+            local = np.where(shown == NONE, size, shown - start)
+            code += local * radix
+            none &= shown == NONE
+        code[none] = NONE
+        return code
+
+    def label_parts(self, code: int) -> list[int | None]:
+        """A shown label -> the class index each head shows (None for a head showing none)."""
+        if not self.card.multi_head:
+            return [None if code == NONE else int(code)]
+        parts = []
+        for start, size, radix in self._radices():
+            local = (int(code) // radix) % (size + 1) if code != NONE else size
+            parts.append(None if local == size else start + local)
+        return parts
+
+    def label_name(self, code: int) -> str | None:
+        """The text of a shown label ("cut + onion" for a multi-head model), None for no label."""
+        if code == NONE:
+            return None
+        return " + ".join(self.labels[i] if i is not None else "—" for i in self.label_parts(code))
+
+    def label_confidence(self, probs_row: np.ndarray, code: int) -> float:
+        """A shown label's probability; for several heads the product of theirs."""
+        value = 1.0
+        for i in self.label_parts(code):
+            if i is not None:
+                value *= float(probs_row[i])
+        return value
 
     def smoothed_probs(self) -> np.ndarray:
         """(frames, classes) after the post-processing's smoothing; NaN rows where no window covers."""
         return self._processed()[0]
 
     def frame_labels(self) -> np.ndarray:
-        """(frames,) the label index shown for each frame, or -1 for none (see postprocess)."""
+        """(frames,) the label code shown for each frame, or -1 for none (see postprocess; with
+        one head the code is the class index, `label_name` reads any)."""
         return self._processed()[1]
 
     def segments(self) -> list[dict]:
@@ -143,9 +205,9 @@ class AnalysisResult:
             if label == NONE:
                 continue
             with np.errstate(invalid="ignore"):
-                confidence = float(np.nanmean(probs[start:end + 1, label]))
+                confidence = float(np.nanmean([self.label_confidence(probs[f], label) for f in range(start, end + 1)]))
             out.append({"start_frame": start, "end_frame": end, "start_time": round(start / self.fps, 6),
-                        "end_time": round((end + 1) / self.fps, 6), "label": self.labels[label],
+                        "end_time": round((end + 1) / self.fps, 6), "label": self.label_name(label),
                         "confidence": round(confidence, 6)})
         return out
 
@@ -160,10 +222,14 @@ class AnalysisResult:
     # -- export ------------------------------------------------------------------------------
     def _model(self) -> dict:
         return {"name": self.card.name, "variant": self.card.variant, "sha256": self.model_sha256,
-                "labels": list(self.labels)}
+                "labels": list(self.labels)} | ({"heads": self._model_heads(self.card)} if self.card.heads else {})
 
     def _settings(self) -> dict:
         return window_settings(self.card, self.hop) | {"post": self.post.to_dict()}
+
+    @staticmethod
+    def _model_heads(card: ModelCard) -> list[dict]:
+        return [{"name": n, "start": a, "size": b} for n, a, b in card.heads]
 
     @classmethod
     def from_dict(cls, data: dict, card: ModelCard) -> "AnalysisResult":
@@ -171,7 +237,8 @@ class AnalysisResult:
         is given; raises ValueError if it is not this schema or not this model's labels."""
         if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
             raise ValueError(f"not a {SCHEMA} v{SCHEMA_VERSION} file")
-        if tuple(data["model"]["labels"]) != card.labels:
+        if tuple(data["model"]["labels"]) != card.labels or card.heads and data["model"].get("heads") != \
+                cls._model_heads(card):
             raise ValueError("the results are for a model with other labels")
         windows = [WindowResult(w["index"], w["centre_frame"], tuple(w["frames"]), np.asarray(w["probs"], np.float64),
                                 np.asarray(w["attention"], np.float64), w["latency_s"]) for w in data["windows"]]
@@ -187,7 +254,10 @@ class AnalysisResult:
             row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
                    "attention": round(float(attention[f]), 6)}
             if shown[f] != NONE:
-                row.update(label=self.labels[shown[f]], confidence=round(float(probs[f, shown[f]]), 6))
+                row.update(label=self.label_name(shown[f]), confidence=round(self.label_confidence(probs[f], shown[f]), 6))
+                if self.card.multi_head:
+                    row["heads"] = {head: None if i is None else [self.labels[i], round(float(probs[f, i]), 6)]
+                                    for (head, _, _), i in zip(self.card.head_slices(), self.label_parts(shown[f]))}
             frames.append(row)
         return frames
 
@@ -201,7 +271,7 @@ class AnalysisResult:
             "device": self.device, "seconds": round(self.seconds, 3),
             "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
                          "start_frame": w.start_frame, "end_frame": w.end_frame,
-                         "top": [[label, round(p, 6)] for label, p in w.top(self.labels, top_k)],
+                         "top": [[label, round(p, 6)] for label, p in w.top(self.card, top_k)],
                          "probs": [round(float(p), 6) for p in w.probs],
                          "attention": [round(float(a), 6) for a in w.attention],
                          "latency_s": round(w.latency_s, 6)} for w in self.windows],
@@ -219,7 +289,7 @@ class AnalysisResult:
         header = (f"# source: {self.source}\n# model: {self.card.name} ({self.card.variant}) sha256 {self.model_sha256}\n"
                   f"# settings: {json.dumps(self._settings())}\n")
         data = self.to_dict(top_k)
-        labels = list(self.labels)
+        labels = list(self.card.qualified_labels)
         probs = self.smoothed_probs()
         frame_rows = [[r["frame"], r["time"], r["label"] or "", "" if r["confidence"] is None else r["confidence"],
                        r["attention"], *(["" if np.isnan(p) else round(float(p), 6) for p in probs[r["frame"]]])]

@@ -130,6 +130,10 @@ class ModelCard:
     arch: ViViTConfig
     name: str = ""
     labels: tuple[str, ...] = ()
+    # Several classification heads in one output (e.g. Epic-Kitchens' nouns and verbs): each
+    # (name, start, size) owns labels[start:start + size] and has its own softmax. Listed in the
+    # order they are shown; empty: one head over all the labels.
+    heads: tuple[tuple[str, int, int], ...] = ()
     frame_stride: int = 2  # sample one frame every `frame_stride` source frames
     fps: float | None = None  # frame rate the clips were sampled at in training, if known
     resize_shorter: int | None = None  # None: same as the crop (arch.image_size)
@@ -150,6 +154,7 @@ class ModelCard:
             raise ConfigError("labels must be strings")
         if len(labels) != self.arch.num_classes:
             raise ConfigError(f"the card has {len(labels)} labels but the model has {self.arch.num_classes} classes")
+        object.__setattr__(self, "heads", _checked_heads(self.heads, len(labels)))
         if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
             raise ConfigError(f"frame_stride must be a positive integer, got {self.frame_stride!r}")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and self.fps > 0):
@@ -181,6 +186,29 @@ class ModelCard:
     def image_size(self) -> int:
         return self.arch.image_size
 
+    @property
+    def multi_head(self) -> bool:
+        return len(self.heads) > 1
+
+    def head_slices(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, start, stop) of each head, in display order; one unnamed head if the card
+        names none."""
+        if not self.heads:
+            return (("", 0, len(self.labels)),)
+        return tuple((name, start, start + size) for name, start, size in self.heads)
+
+    @property
+    def qualified_labels(self) -> tuple[str, ...]:
+        """Labels that are unique across heads: "verb: cut" for a multi-head model, the labels
+        themselves otherwise. Thresholds, legends and table columns use these."""
+        if not self.multi_head:
+            return self.labels
+        names = list(self.labels)
+        for head, start, stop in self.head_slices():
+            for i in range(start, stop):
+                names[i] = f"{head}: {self.labels[i]}"
+        return tuple(names)
+
     def value_range(self) -> tuple[float, float]:
         """The range of `pixel * value_scale + value_offset` for pixels 0..255."""
         return (self.value_offset, 255 * self.value_scale + self.value_offset)
@@ -192,6 +220,7 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)
+        data["heads"] = [{"name": n, "start": a, "size": b} for n, a, b in self.heads]
         data["mean"], data["std"] = list(self.mean), list(self.std)
         data["provenance"], data["evaluation"] = dict(self.provenance), dict(self.evaluation)
         return {"format": CARD_FORMAT, "version": CARD_VERSION, **data}
@@ -219,6 +248,12 @@ class ModelCard:
                 if not isinstance(card_data[name], list):
                     raise ConfigError(f"card field {name!r} must be a list")
                 card_data[name] = tuple(card_data[name])
+        if "heads" in card_data:
+            heads = card_data["heads"]
+            if not isinstance(heads, list) or not all(isinstance(h, Mapping) and set(h) == {"name", "start", "size"}
+                                                      for h in heads):
+                raise ConfigError("card field 'heads' must be a list of {name, start, size} objects")
+            card_data["heads"] = tuple((h["name"], h["start"], h["size"]) for h in heads)
         return cls(arch=arch_config, **card_data)
 
     @classmethod
@@ -232,6 +267,35 @@ class ModelCard:
     @classmethod
     def read(cls, path: str | Path) -> "ModelCard":
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _checked_heads(heads, num_labels: int) -> tuple[tuple[str, int, int], ...]:
+    """Heads as (name, start, size) tuples that split [0, num_labels) exactly, with unique names."""
+    try:
+        heads = tuple((name, start, size) for name, start, size in heads)
+    except (TypeError, ValueError) as e:
+        raise ConfigError("heads must be (name, start, size) triples") from e
+    if not heads:
+        return ()
+    for name, start, size in heads:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"a head needs a name, got {name!r}")
+        for value in (start, size):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"head {name!r}: start and size must be non-negative integers, got {value!r}")
+        if size < 1:
+            raise ConfigError(f"head {name!r} has no classes")
+    if len({h[0] for h in heads}) != len(heads):
+        raise ConfigError("head names must be unique")
+    covered = sorted((start, start + size) for _, start, size in heads)
+    position = 0
+    for start, stop in covered:
+        if start != position:
+            raise ConfigError(f"the heads must split the {num_labels} classes exactly (gap or overlap at {position})")
+        position = stop
+    if position != num_labels:
+        raise ConfigError(f"the heads cover {position} classes but the model has {num_labels}")
+    return heads
 
 
 _JSON_TYPES = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}

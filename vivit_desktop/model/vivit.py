@@ -178,6 +178,16 @@ class ViViT(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
+    def probabilities(self, logits: Tensor) -> Tensor:
+        """Softmax over each head's classes (one head: over all of them): (B, classes)."""
+        logits = logits.float()
+        if not self.card.multi_head:
+            return torch.softmax(logits, dim=-1)
+        probs = torch.empty_like(logits)
+        for _, start, stop in self.card.head_slices():
+            probs[:, start:stop] = torch.softmax(logits[:, start:stop], dim=-1)
+        return probs
+
     def forward_with_attention(self, x: Tensor) -> tuple[Tensor, AttentionReadout]:
         """Logits and the attention read-out. Same logits as `forward` (tested); only the last
         layer differs, and it never forms an N x N matrix for Models 1 and 2."""

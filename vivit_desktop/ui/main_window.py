@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QSlider, QSpinBox, QSplitter, QStyle, QTableWidget, QTableWidgetItem,
                                QToolButton, QVBoxLayout, QWidget)
 
-from .. import catalog
+from .. import catalog, zoo
 from ..engine.postprocess import PostProcessing
 from ..engine.predictor import device_available
+from ..engine.results import top_per_head
 from ..engine.sources import VIDEO_SUFFIXES, list_cameras
 from ..paths import app_root
 from .analysis import AnalysisRun, RunRequest
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self._dirty = True
         self._shown_times: deque[float] = deque(maxlen=60)
         self._export: ExportThread | None = None
+        self.zoo_dialog = None  # Models ▸ Get models…, made when first opened
         self.last_error = ""
         self.post = PostProcessing()
         self._shown_segments: list[dict] | None = None
@@ -673,8 +675,8 @@ class MainWindow(QMainWindow):
                 probs = smoothed[index]
         if probs is None:
             probs = window.probs
-        order = np.argsort(-probs)
-        ranked = [(run.labels[i], float(probs[i])) for i in order]
+        # every class, each head's ranked on its own ("verb: cut" ... then "noun: onion" ...)
+        ranked = [item for _, top in top_per_head(probs, run.card, len(probs)) for item in top]
         state = ""
         if run.request.source is None and time.perf_counter() - run.live.arrived > STALE_S:
             state = "stale"
@@ -686,13 +688,24 @@ class MainWindow(QMainWindow):
         caption = run.name if run is not None else ""
         if state == "preparing" and run is not None and run.request.source is not None and run.decoded:
             state = f"preparing (analysed to {format_time(run.decoded / run.request.fps)})"
-        self.video.set_overlay(ranked[:3], caption, state)
+        multi = run is not None and run.card is not None and run.card.multi_head
+        shown = self._leading_per_head(ranked, run.card, 2) if multi else ranked[:3]  # multi: 2 of each head
+        self.video.set_overlay(shown, caption, state)
         self.window_attention.set_window(window.frames if window else None, window.attention if window else None,
                                          self.playhead)
         if self.tracks:
             self.tracks[0].timeline.set_bracket(window.start_frame if window else None,
                                                 window.end_frame if window else None)
         self._fill_ranking(ranked)
+
+    @staticmethod
+    def _leading_per_head(ranked, card, k: int):
+        """The first k entries of each head in a ranking ordered head by head."""
+        out, start = [], 0
+        for _, a, b in card.head_slices():
+            out.extend(ranked[start:start + min(k, b - a)])
+            start += b - a
+        return out
 
     def _fill_ranking(self, ranked) -> None:
         if self.ranking.rowCount() != len(ranked):
@@ -730,7 +743,7 @@ class MainWindow(QMainWindow):
                 tracks.timeline.set_probs(None, ())
                 tracks.attention.set_values(np.zeros(0))
                 continue
-            tracks.timeline.set_probs(result.smoothed_probs(), result.labels)
+            tracks.timeline.set_probs(result.smoothed_probs(), result.card.qualified_labels)
             tracks.attention.set_values(result.frame_attention())
         self._fill_segments()
         self._update_overlay()
@@ -803,22 +816,40 @@ class MainWindow(QMainWindow):
         menu.clear()
         current = self.primary.name if self.primary is not None and self.primary.card else (self.model_spec or "")
         entries = [e for e in catalog.checkpoints() if e.usable]
-        family = catalog.family_of(current or (catalog.default_model_name() or ""))
+        # a family: the catalogue's ("Kinetics-400", on the card of a model from Get models…), or
+        # a shipped model's name without its variant code
+        catalogued = {e.path: zoo.family_of_card(e.card) for e in entries}
+        families = {e.path: catalogued[e.path] or (catalog.family_of(e.name) if e.shipped else None) for e in entries}
+        mine = next((e for e in entries if e.name == current), None)
+        family = (families[mine.path] if mine is not None else None) or \
+            catalog.family_of(current or (catalog.default_model_name() or ""))
         group = QActionGroup(menu)
         menu.addSection(f"Variants of {family}")
         from ..model.config import VARIANT_TITLES
 
+        def model_action(target, entry) -> QAction:
+            evaluation = entry.card.evaluation or {}
+            accuracy, published = evaluation.get("heldout_accuracy"), evaluation.get("published_top1")
+            figure = (f" (held-out {accuracy:.0%})" if accuracy is not None else
+                      f" (top-1 {published:g}%, published)" if published is not None else "")
+            action = target.addAction(f"{VARIANT_TITLES[entry.card.variant]} — {entry.name}{figure}")
+            action.triggered.connect(lambda checked=False, p=str(entry.path): self.set_model(p))
+            return action
+
         shown = set()
         for entry in entries:
-            if catalog.family_of(entry.name) == family and entry.shipped:
-                accuracy = (entry.card.evaluation or {}).get("heldout_accuracy")
-                figure = f" (held-out {accuracy:.0%})" if accuracy is not None else ""
-                action = menu.addAction(f"{VARIANT_TITLES[entry.card.variant]} — {entry.name}{figure}")
+            if families[entry.path] == family:
+                action = model_action(menu, entry)
                 action.setCheckable(True)
                 action.setChecked(entry.name == current)
-                action.triggered.connect(lambda checked=False, p=str(entry.path): self.set_model(p))
                 group.addAction(action)
                 shown.add(entry.path)
+        for name in sorted({f for f in catalogued.values() if f and f != family}):  # other catalogue families
+            sub = menu.addMenu(name)
+            for entry in entries:
+                if catalogued[entry.path] == name:
+                    model_action(sub, entry)
+                    shown.add(entry.path)
         others = menu.addMenu("Other checkpoints")
         for entry in entries:
             if entry.path in shown:
@@ -836,6 +867,7 @@ class MainWindow(QMainWindow):
         stop.setEnabled(self.compare_spec is not None)
         stop.triggered.connect(lambda: self.compare_with(None))
         menu.addSeparator()
+        menu.addAction("Get models…").triggered.connect(self.open_zoo)
         menu.addAction("Import checkpoint…").triggered.connect(self.import_dialog)
         menu.addAction("Model card…").triggered.connect(self.show_card)
         menu.addSeparator()
@@ -853,6 +885,20 @@ class MainWindow(QMainWindow):
                     action.setEnabled(device_available(value))
                 action.triggered.connect(lambda checked=False, v=value, s=setter: s(v))
                 sub_group.addAction(action)
+
+    def open_zoo(self):
+        """Models ▸ Get models…: the catalogue; gets run in the background, and closing the
+        dialog hides it (a running get carries on)."""
+        from .zoo_dialog import ZooDialog
+
+        if self.zoo_dialog is None:
+            self.zoo_dialog = ZooDialog(self)
+            self.zoo_dialog.installed.connect(
+                lambda name, path: self.statusBar().showMessage(f"Installed {name}; it is in the Models menu", 10000))
+        self.zoo_dialog.show()
+        self.zoo_dialog.raise_()
+        self.zoo_dialog.activateWindow()
+        return self.zoo_dialog
 
     def import_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Import a Hugging Face ViViT checkpoint folder "
@@ -1044,3 +1090,5 @@ class MainWindow(QMainWindow):
         for run in list(self._retired):
             run.stop(wait_ms)
         self._retired.clear()
+        if self.zoo_dialog is not None:
+            self.zoo_dialog.shutdown(wait_ms)

@@ -75,7 +75,7 @@ def _check_result(result, name: str, expect_frames: int | None = None) -> str:
     if not np.isfinite(result.frame_probs()).all():
         raise CheckFailed(f"{name}: some frames have no prediction")
     ms = 1000 * float(np.median([w.latency_s for w in result.windows]))
-    top = Counter(result.labels[i] for i in result.frame_labels() if i >= 0).most_common(1)
+    top = Counter(result.label_name(i) for i in result.frame_labels() if i >= 0).most_common(1)
     return (f"{result.frame_count} frames, {len(result.windows)} windows, {ms:.1f} ms/window, mostly "
             f"{top[0][0] if top else 'no label'}")
 
@@ -117,7 +117,7 @@ def model_checks(video: Path | None, device: str) -> list[tuple[str, Callable[[]
             result = _analyse(model, sample, device)
             summary = _check_result(result, entry.name, expect_frames=motions["motions"][-1]["end_frame"] + 1)
             if entry.name == default:
-                names = [result.labels[i] if i >= 0 else "" for i in result.frame_labels()]
+                names = [result.label_name(i) or "" for i in result.frame_labels()]
                 wrong = sample_disagreements(names, motions["motions"], motions["fps"])
                 right = len(motions["motions"]) - len(wrong)
                 if len(wrong) > MAX_MISREAD:
