@@ -254,3 +254,30 @@ def test_dropping_a_file_opens_it(window, qtbot, clip):
     event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.info is not None and window.info.path == Path(clip), timeout=10000)
+
+
+def test_a_two_head_model_shows_both_heads_in_the_panel_overlay_and_segments(qtbot, tmp_path, clip, monkeypatch):
+    """An Epic-Kitchens-style model: one output, a verb head and a noun head, each ranked on its own."""
+    monkeypatch.setenv("VIVIT_DESKTOP_MODELS", str(tmp_path / "user-models"))
+    labels = ("onion", "pan", "knife", "cut", "wash")
+    model = create_model("vivit_t16x2_st", labels=labels, num_frames=8, image_size=32, depth=1, hidden_size=32,
+                         num_heads=2, mlp_dim=64)
+    model.card = model.card.replace(name="tiny-kitchen", frame_stride=1, heads=(("verb", 3, 2), ("noun", 0, 3)))
+    path = save_model(model, tmp_path / "tiny-kitchen")[0]
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(path), settings=settings, show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.open_path(clip)
+        _analysed(w, qtbot)
+        qtbot.waitUntil(lambda: w.ranking.rowCount() == 5, timeout=5000)
+        rows = [w.ranking.item(r, 0).text() for r in range(w.ranking.rowCount())]
+        assert [r.split(":")[0] for r in rows] == ["verb"] * 2 + ["noun"] * 3  # each head ranked on its own
+        values = [w.ranking.cellWidget(r, 1).value() for r in range(5)]
+        assert sum(values[:2]) == pytest.approx(1000, abs=3) and sum(values[2:]) == pytest.approx(1000, abs=3)
+        qtbot.waitUntil(lambda: w.segments.count() > 0, timeout=5000)
+        text = w.segments.item(0).text()
+        assert " + " in text and any(v in text for v in ("cut", "wash")) and any(n in text for n in labels[:3])
+    finally:
+        w.shutdown()

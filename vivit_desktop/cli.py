@@ -360,12 +360,16 @@ def _import_scenic(args: argparse.Namespace):
                           name=(args.output or args.path.resolve()).name)
     note = ""
     if chosen is None:
-        guessed = guess_label_set(model.config.num_classes)
-        if guessed is not None:
-            model.card = model.card.replace(labels=guessed.labels, heads=guessed.heads)
-            note = f"; labels: {guessed.name} (from the class count; --labels to choose others)"
+        chosen = guess_label_set(model.config.num_classes)
+        if chosen is not None:
+            model.card = model.card.replace(labels=chosen.labels, heads=chosen.heads)
+            note = f"; labels: {chosen.name} (from the class count; --labels to choose others)"
         else:
             note = "; labels: class_0.. (no shipped set has this many classes; --labels FILE names them)"
+    if chosen is not None and chosen.frame_stride is not None:
+        model.card = model.card.replace(frame_stride=chosen.frame_stride)
+    if model.variant != "factorised_encoder" and args.num_frames is None and args.image_size is None:
+        note += "; frames and size split from the official 32x224² (--num-frames/--image-size if yours differ)"
     return model, note
 
 

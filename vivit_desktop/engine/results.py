@@ -137,7 +137,10 @@ class AnalysisResult:
         if self._post_cache is None or self._post_cache[0] != self.post:
             smoothed = smooth(self.frame_probs(), self.post)
             names = self.card.qualified_labels
-            per_head = [frame_labels(smoothed[:, a:b], names[a:b], self.post) for _, a, b in self.card.head_slices()]
+            per_head = []  # global class indices per head
+            for _, a, b in self.card.head_slices():
+                local = frame_labels(smoothed[:, a:b], names[a:b], self.post)
+                per_head.append(np.where(local == NONE, NONE, local + a))
             self._post_cache = (self.post, smoothed, self._encode(per_head))
         return self._post_cache[1], self._post_cache[2]
 

@@ -18,6 +18,7 @@ class LabelSet:
     name: str
     labels: tuple[str, ...]
     heads: tuple[tuple[str, int, int], ...] = ()  # (name, start, size), in display order
+    frame_stride: int | None = None  # how the dataset's official models sample frames, if it differs
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -46,7 +47,8 @@ def _read_lines(path: Path) -> tuple[str, ...]:
 def _epic_kitchens() -> LabelSet:
     nouns, verbs = label_list("epic_kitchens_100_nouns"), label_list("epic_kitchens_100_verbs")
     return LabelSet("epic-kitchens-100", nouns + verbs,
-                    (("verb", len(nouns), len(verbs)), ("noun", 0, len(nouns))))
+                    (("verb", len(nouns), len(verbs)), ("noun", 0, len(nouns))),
+                    frame_stride=1)  # configs/epic_kitchens: stride 1 (Kinetics: 2)
 
 
 SHIPPED_SETS = {
