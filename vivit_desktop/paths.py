@@ -37,3 +37,14 @@ def user_cache_dir() -> Path:
     from platformdirs import user_cache_dir as platform_cache_dir
 
     return Path(platform_cache_dir(APP_NAME, appauthor=False)) / "analyses"
+
+
+def downloads_dir() -> Path:
+    """Model downloads (`vivit-desktop zoo get`), kept until they are converted: under
+    VIVIT_DESKTOP_CACHE when it is set, else the platform's user cache folder."""
+    override = os.environ.get("VIVIT_DESKTOP_CACHE")
+    if override:
+        return Path(override) / "downloads"
+    from platformdirs import user_cache_dir as platform_cache_dir
+
+    return Path(platform_cache_dir(APP_NAME, appauthor=False)) / "downloads"
