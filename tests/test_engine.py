@@ -203,9 +203,22 @@ def predictor():
     return Predictor(model, device="cpu")
 
 
+def test_a_slow_video_gets_a_label_on_every_frame(predictor):
+    """1 fps against a model that samples at 30 fps: a window spans one source frame, so the hop
+    shrinks to 1 and every frame is covered (it left 7 of every 8 frames unlabelled)."""
+    model = create_model("vivit_t16x2_fe", labels=["a", "b", "c"], num_frames=8, image_size=32, depth=1,
+                         temporal_depth=1)
+    model.card = model.card.replace(fps=30.0)
+    result = analyze_source(SyntheticSource(20, fps=1.0), Predictor(model, device="cpu"), WindowSettings(hop=8))
+    assert len(result.windows) == 20 and result.uncovered_frames() == 0
+    assert all(label >= 0 for label in result.frame_labels())
+
+
 def test_windows_every_hop_frames_centred_and_averaged_per_frame(predictor):
     result = analyze_source(SyntheticSource(50), predictor, WindowSettings(hop=10, batch_size=3))
-    assert [w.centre_frame for w in result.windows] == [0, 10, 20, 30, 40]
+    # ... and one centred on the last frame, which the window at 40 (frames 34-48) leaves uncovered
+    assert [w.centre_frame for w in result.windows] == [0, 10, 20, 30, 40, 49]
+    assert not np.isnan(result.frame_probs()).any() and result.warnings() == []
     w = result.windows[2]
     assert w.frames == (14, 16, 18, 20, 22, 24, 26, 28)  # 8 frames, stride 2, around frame 20
     np.testing.assert_allclose(w.probs.sum(), 1, atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -79,7 +80,13 @@ def _build_parser() -> argparse.ArgumentParser:
                               "(NAME.safetensors with NAME.json), or a registered architecture name (random weights: "
                               "for checking the pipeline only); default: the shipped default model")
     analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    analyze.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
+    analyze.add_argument("--hop", type=int, default=None, metavar="HOP",
+                         help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B "
+                              "width and up)")
+    analyze.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
+                         help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
+                              "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
+                              "bf16/fp16 instead)")
     analyze.add_argument("--batch", type=int, default=8, help="windows per forward pass (default 8)")
     analyze.add_argument("--top-k", type=int, default=5, help="labels listed per window in the JSON (default 5)")
     analyze.add_argument("--out", type=Path, metavar="FILE.json|FILE.csv|FOLDER",
@@ -111,7 +118,13 @@ def _build_parser() -> argparse.ArgumentParser:
                                      "folder of images (played at its own speed)")
     live.add_argument("--model", metavar="NAME|PATH", help="as for analyze (default: the shipped default model)")
     live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    live.add_argument("--hop", type=int, default=8, help="a new window every HOP frames (default 8)")
+    live.add_argument("--hop", type=int, default=None, metavar="HOP",
+                      help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B width "
+                           "and up)")
+    live.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
+                      help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
+                           "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
+                           "bf16/fp16 instead)")
     live.add_argument("--top-k", type=int, default=3, help="labels per line (default 3)")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
     live.add_argument("--size", metavar="WxH", help="ask a camera for this resolution, e.g. 640x480")
@@ -120,7 +133,7 @@ def _build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
 
-    zoo = sub.add_parser("zoo", help="list the published ViViT models (Kinetics, Epic-Kitchens); `zoo get NAME` installs one",
+    zoo = sub.add_parser("zoo", help="the published ViViT models (Kinetics, Epic-Kitchens); `zoo get NAME` installs one",
                          description="The model catalogue: published ViViT weights (scenic's Kinetics-400/600 and "
                                      "Epic-Kitchens-100 models, Hugging Face's Kinetics-400 model). Without a "
                                      "sub-command: list them, with whether each is installed.")
@@ -186,6 +199,9 @@ def _add_training_commands(sub) -> None:
     ev.add_argument("--seed", type=int, default=0, help="seed of generated clips (default 0)")
     ev.add_argument("--batch", type=int, default=32, help="clips per forward pass (default 32)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    ev.add_argument("--precision", choices=("float32", "int8"), default="float32",
+                    help="int8: the Linear layers dynamically quantised, as `analyze --precision int8` runs "
+                         "them (CPU only; default float32)")
     ev.add_argument("--force", action="store_true", help="overwrite existing output files")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -452,37 +468,76 @@ def _load_for_analysis(spec: str | None):
 
 def _collect_videos(paths: list[Path]) -> tuple[list[Path], int]:
     """The videos to analyse (a folder's videos, or a folder of images as one sequence) and the
-    number of folders that held neither (each reported on stderr)."""
+    number of inputs that failed (each reported on stderr: the others still run)."""
     from .engine.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     videos: list[Path] = []
-    empty = 0
+    failed = 0
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            try:
+                children = sorted(path.iterdir())
+            except OSError as e:
+                print(f"error: {path}: cannot list the folder ({e.strerror or e}); check its permissions",
+                      file=sys.stderr)
+                failed += 1
+                continue
+            inside = [p for p in children if p.suffix.lower() in VIDEO_SUFFIXES]
             if inside:
                 videos.extend(inside)
-            elif any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            elif any(p.suffix.lower() in IMAGE_SUFFIXES for p in children):
                 videos.append(path)  # a folder of images is one frame sequence
             else:
                 print(f"error: {path}: the folder holds no videos and no images", file=sys.stderr)
-                empty += 1
+                failed += 1
         else:
             videos.append(path)
-    return videos, empty
+    return videos, failed
 
 
-def _output_for(video: Path, out: Path | None, suffixes: tuple[str, ...], default_suffix: str,
+def _output_names(videos: list[Path], suffix: str) -> dict[Path, str]:
+    """A unique output file name per video: VIDEO_STEM + suffix, or, where two videos share a
+    stem (clip.mp4 and clip.mov, or the same name in two folders), VIDEO_NAME + suffix with the
+    folder's name before it as far as needed."""
+    by_stem: dict[str, list[Path]] = {}
+    for video in videos:
+        by_stem.setdefault(video.stem, []).append(video)
+    names = {}
+    for stem, group in by_stem.items():
+        if len(group) == 1:
+            names[group[0]] = f"{stem}{suffix}"
+            continue
+        for video in group:
+            name = f"{video.name}{suffix}"
+            if sum(v.name == video.name for v in group) > 1:
+                name = f"{video.resolve().parent.name}-{name}"
+            names[video] = name
+    if len(set(names.values())) != len(names):
+        clash = sorted(v for v in names.values() if list(names.values()).count(v) > 1)[0]
+        raise UserError(f"two inputs would both write {clash}; analyse them in separate runs or rename one")
+    return names
+
+
+def _output_for(video: Path, out: Path | None, suffixes: tuple[str, ...], name: str,
                 many: bool, flag: str) -> Path | None:
-    """Where one video's file goes: `out` itself for one video, or `out`/VIDEO.suffix."""
+    """Where one video's file goes: `out` itself for one video, or `out`/NAME."""
     if out is None:
         return None
+    if many and out.suffix.lower() in suffixes and not out.is_dir():
+        raise UserError(f"{flag} {out} names one file but several videos are analysed; give a folder")
     if many or out.is_dir() or not out.suffix:
         out.mkdir(parents=True, exist_ok=True)
-        return out / f"{video.stem}{default_suffix}"
+        return out / name
     if out.suffix.lower() not in suffixes:
         raise UserError(f"{flag} {out}: give a {' or '.join(suffixes)} file, or a folder")
     return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _post_processing(args: argparse.Namespace, labels: tuple[str, ...]):
@@ -507,64 +562,100 @@ def _post_processing(args: argparse.Namespace, labels: tuple[str, ...]):
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .engine.analysis import WindowSettings, analyze_source
+    import dataclasses
+
+    from .engine.analysis import WindowSettings
     from .engine.cache import ResultCache
     from .engine.predictor import Predictor
-    from .engine.sources import SourceError, open_source
-    from .fileio import check_writable, sha256_file
+    from .engine.sources import SourceError
+    from .engine.windows import default_hop
+    from .fileio import sweep_stale_temporaries
 
-    settings = WindowSettings(hop=args.hop, batch_size=args.batch)
-    if args.top_k < 1:
-        raise UserError("--top-k must be at least 1")
-    model, model_hash = _load_for_analysis(args.model)
-    post = _post_processing(args, model.card.qualified_labels)
-    predictor = Predictor(model, device=args.device)
-    cache = ResultCache()
+    settings = WindowSettings(hop=1 if args.hop is None else args.hop, batch_size=args.batch)  # checked now
+    # (the model's own hop, when none is asked for, once the model is loaded)
     for spec in args.videos:
         if re.match(r"^[a-z][a-z0-9+.-]+://", spec, re.IGNORECASE):  # any URL (not C:/ on Windows)
             raise UserError(f"{spec}: analyze reads files; for a stream use `vivit-desktop live URL`")
+    model, model_hash = _load_for_analysis(args.model)
+    post = _post_processing(args, model.card.qualified_labels)
+    settings = dataclasses.replace(settings, hop=default_hop(model.card) if args.hop is None else args.hop)
+    predictor = Predictor(model, device=args.device, precision=args.precision)
+    print(f"{model.card.name}: {predictor.device}, {predictor.precision_used} ({predictor.precision_note}), "
+          f"hop {settings.hop}", file=sys.stderr)
+    cache = ResultCache()
     videos, failures = _collect_videos([Path(v) for v in args.videos])
     many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
-    failures = max(failures, 0 if videos else 1)
-    for video in videos:
-        try:
-            out = _output_for(video, args.out, (".json", ".csv"), f".{args.format}", many, "--out")
-            annotated = _output_for(video, args.annotated, (".mp4",), ".annotated.mp4", many, "--annotated")
-            for target in (out, annotated):
-                if target is not None:
-                    check_writable(target, args.force)  # refuse before spending time on the analysis
-            if not video.exists():
-                raise SourceError(f"{video}: no such file")
-            video_hash = sha256_file(video) if video.is_file() else ""
-            result = None if args.no_cache else cache.load(video_hash, model_hash, model.card, settings.hop)
-            if result is None:
-                with open_source(video) as source:
-                    result = _with_progress(video.name, source.claimed_frame_count, args.no_progress,
-                                            lambda tick: analyze_source(source, predictor, settings, tick))
-                result.model_sha256, result.video_sha256 = model_hash, video_hash
-                cache.store(result)
-                cached = False
-            else:
-                cached = True
-            result.post = post
-            written = []
-            if out is not None and out.suffix.lower() == ".csv":
-                written = result.write_csv(out, overwrite=args.force, top_k=args.top_k)
-            elif out is not None:
-                written = result.write_json(out, overwrite=args.force, top_k=args.top_k)
-            if annotated is not None:
-                from .engine.annotate import write_annotated
-
-                with open_source(video) as source:
-                    written.append(_with_progress(f"{video.name} (annotating)", result.frame_count, args.no_progress,
-                                                  lambda tick: write_annotated(result, source, annotated, args.force,
-                                                                               min(args.top_k, 3), tick)))
-            _print_summary(video, result, written, cached)
-        except (SourceError, UserError, OSError, ValueError) as e:
-            failures += 1
-            message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
-            print(f"error: {message}", file=sys.stderr)
+    failures = max(failures, 0 if videos or failures else 1)
+    result_names = _output_names(videos, f".{args.format}")
+    annotated_names = _output_names(videos, ".annotated.mp4")
+    for folder in {p for p in (args.out, args.annotated) if p is not None}:
+        sweep_stale_temporaries(folder if folder.is_dir() else folder.parent)
+    complete: list[Path] = []
+    try:
+        for video in videos:
+            try:
+                written = _analyze_one(video, args, model, model_hash, post, predictor, cache, settings, many,
+                                       result_names[video], annotated_names[video])
+                complete.extend(written)
+            except (SourceError, UserError, OSError, ValueError) as e:
+                failures += 1
+                message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
+                print(f"error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        done = "; ".join(str(p) for p in complete) or "none"
+        print(f"interrupted: the video being analysed has no outputs (nothing partial was left); complete "
+              f"outputs: {done}", file=sys.stderr)
+        raise
     return 1 if failures else 0
+
+
+def _analyze_one(video, args, model, model_hash, post, predictor, cache, settings, many, result_name,
+                 annotated_name) -> list[Path]:
+    """One video: its outputs checked, analysed (or read from the cache), exported; returns the files written."""
+    from .engine.analysis import analyze_source
+    from .engine.sources import SourceError, open_source
+    from .fileio import check_writable, sha256_file
+
+    out = _output_for(video, args.out, (".json", ".csv"), result_name, many, "--out")
+    annotated = _output_for(video, args.annotated, (".mp4",), annotated_name, many, "--annotated")
+    if not video.exists() and not video.is_symlink():
+        raise SourceError(f"{video}: no such file")
+    for target in (out, annotated):
+        if target is None:
+            continue
+        if _same_file(target, video):
+            raise UserError(f"{target} is the video being analysed; an output never replaces an input")
+        check_writable(target, args.force)  # refuse before spending time on the analysis
+    video_hash = sha256_file(video) if video.is_file() else ""
+    result = None if args.no_cache else cache.load(video_hash, model_hash, model.card, settings.hop)
+    if result is None:
+        with open_source(video) as source:
+            result = _with_progress(video.name, source.claimed_frame_count, args.no_progress,
+                                    lambda tick: analyze_source(source, predictor, settings, tick))
+        result.model_sha256, result.video_sha256 = model_hash, video_hash
+        if not result.windows:
+            raise SourceError(f"{video}: no window could be analysed ({result.frame_count} frames decoded); "
+                              "nothing was written")
+        cache.store(result)
+        cached = False
+    else:
+        cached = True
+    result.source = video.name  # the file analysed now, even if its content was analysed under another name
+    result.post = post
+    written = []
+    if out is not None and out.suffix.lower() == ".csv":
+        written = result.write_csv(out, overwrite=args.force, top_k=args.top_k)
+    elif out is not None:
+        written = result.write_json(out, overwrite=args.force, top_k=args.top_k)
+    if annotated is not None:
+        from .engine.annotate import write_annotated
+
+        with open_source(video) as source:
+            written.append(_with_progress(f"{video.name} (annotating)", result.frame_count, args.no_progress,
+                                          lambda tick: write_annotated(result, source, annotated, args.force,
+                                                                       min(args.top_k, 3), tick)))
+    _print_summary(video, result, written, cached)
+    return written
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -574,11 +665,13 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .engine.live import LiveRunner
     from .engine.predictor import Predictor
     from .engine.sources import open_source, paced
+    from .engine.windows import default_hop
 
-    if args.hop < 1 or args.top_k < 1:
+    if (args.hop is not None and args.hop < 1) or args.top_k < 1:
         raise UserError("--hop and --top-k must be at least 1")
     model, _ = _load_for_analysis(args.model)
-    predictor = Predictor(model, device=args.device)
+    hop = args.hop or default_hop(model.card)
+    predictor = Predictor(model, device=args.device, precision=args.precision)
     size = None
     if args.size:
         try:
@@ -601,9 +694,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         timer.daemon = True
         timer.start()
     started = time.perf_counter()
-    with source, LiveRunner(predictor, source.fps, args.hop, on_result=show, on_error=errors.append) as runner:
-        print(f"{source.name}: {source.fps:.1f} fps, model {model.card.name}, hop {args.hop}; Ctrl+C stops",
-              file=sys.stderr)
+    with source, LiveRunner(predictor, source.fps, hop, on_result=show, on_error=errors.append) as runner:
+        print(f"{source.name}: {source.fps:.1f} fps, model {model.card.name} on {predictor.device} "
+              f"({predictor.precision_used}: {predictor.precision_note}), hop {hop}; Ctrl+C stops", file=sys.stderr)
         frames = source.frames() if source.is_live else paced(source.frames())
         try:
             runner.run(frames, stop)
@@ -642,7 +735,9 @@ def _print_summary(video: Path, result, written, cached: bool = False) -> None:
     else:
         print(f"{video}: {counted}, {len(result.windows)} windows on {result.device}; "
               f"{speed:.1f} frames/s, {result.duration / result.seconds if result.seconds else 0:.2f}x real time")
-    print(f"  top actions (share of frames): {top}")
+    print(f"  top actions (share of frames): {top or 'none'}")
+    for warning in result.warnings():
+        print(f"  warning: {warning}")
     for path in written:
         print(f"  wrote {path}")
 
@@ -736,7 +831,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .engine.predictor import pick_device
+    from .engine.predictor import pick_device, quantize_int8
     from .train import evaluate, open_dataset
     from .train.evaluate import evaluation_files
 
@@ -748,6 +843,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if skipped:
         print(f"warning: skipped {len(skipped)} unreadable clip(s)", file=sys.stderr)
     device = pick_device(args.device)
+    if args.precision == "int8":
+        if device.type != "cpu":
+            raise UserError(f"--precision int8 runs on the CPU, not {device}: add --device cpu")
+        model = quantize_int8(model)
     evaluation = evaluate(model.to(device), dataset, device=device, batch_size=args.batch,
                           progress=not args.no_progress)
     print(evaluation.summary())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -33,34 +34,112 @@ def check_writable(path: str | Path, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsRefusal(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; give a file name")
     if not path.parent.exists():
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: the folder {path.parent} is not writable; choose another "
+                              "output folder")
     return path
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside `path`, ending in the same suffix (writers that pick the
-    format by the name need it); on success it replaces `path` in one rename, on failure it is
-    removed and `path` is untouched."""
-    path = check_writable(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent)
+# Temporaries are named .NAME.vivit-PID-RANDOM.partSUFFIX beside their target: a run that was
+# killed (SIGKILL, power loss) leaves one behind, and the next run in that folder removes those
+# whose process is gone (`sweep_stale_temporaries`).
+_TEMP = re.compile(r"^\..+\.vivit-(\d+)-[A-Za-z0-9_]+\.part(\.[^.]*)?$")
+
+
+def _temporary_beside(path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.vivit-{os.getpid()}-", suffix=f".part{path.suffix}",
+                               dir=path.parent)
     os.close(fd)
-    tmp_path = Path(tmp)
+    return Path(tmp)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        yield tmp_path
-        if not overwrite and path.exists():  # appeared while we were writing
-            raise FileExistsRefusal(path)
-        os.chmod(tmp_path, NEW_FILE_MODE)
-        os.replace(tmp_path, path)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def sweep_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries our own runs left in `folder` when they were killed (their process
+    is gone); returns what was removed. Files of any other naming are never touched."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m and not _alive(int(m.group(1))) and entry.is_file():
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_paths(paths, overwrite: bool = False, check=None) -> Iterator[list[Path]]:
+    """Temporary paths beside each of `paths` (same suffix: writers that pick the format by the
+    name need it). When the block ends without error, `check(tmp, path)` (if given) vets each
+    written file, then all replace their targets together; on any error nothing is replaced and
+    every temporary is removed. Refuses existing targets unless `overwrite`."""
+    paths = [check_writable(p, overwrite) for p in paths]
+    temps: list[Path] = []
+    try:
+        for path in paths:
+            temps.append(_temporary_beside(path))
+        yield temps
+        for tmp, path in zip(temps, paths):
+            if not overwrite and path.exists():  # appeared while we were writing
+                raise FileExistsRefusal(path)
+            if check is not None:
+                check(tmp, path)
+        for tmp in temps:
+            os.chmod(tmp, NEW_FILE_MODE)
+        for tmp, path in zip(temps, paths):
+            os.replace(tmp, path)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, overwrite: bool = False, check=None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`, ending in the same suffix; on success (and after
+    `check(tmp, path)`, if given, passes) it replaces `path` in one rename, on failure it is
+    removed and `path` is untouched."""
+    with atomic_paths([path], overwrite, check) as (tmp,):
+        yield tmp
+
+
+def atomic_write_texts(texts: dict, overwrite: bool = False) -> list[Path]:
+    """Several text files written as one set: all replaced, or (on any failure, e.g. a full
+    disk) none."""
+    targets = [Path(p) for p in texts]
+    with atomic_paths(targets, overwrite) as temps:
+        for tmp, text in zip(temps, texts.values()):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+    return targets
 
 
 def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> Path:
-    with atomic_path(path, overwrite) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
+    return atomic_write_texts({Path(path): text}, overwrite)[0]
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

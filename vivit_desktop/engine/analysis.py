@@ -35,6 +35,10 @@ class _Pending:
     end_time: float
 
 
+class NonFiniteOutput(ValueError):
+    """The model's outputs hold NaN or infinity: nothing of the run may be used or cached."""
+
+
 class Cancelled(Exception):
     """The analysis was stopped by its caller; `partial` holds the windows done so far."""
 
@@ -69,6 +73,10 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             return
         prediction = predictor.predict(np.stack([clip for _, _, clip in ready]),
                                        frames=[frames for _, frames, _ in ready], source=source_key)
+        if not (np.isfinite(prediction.probs).all() and np.isfinite(prediction.attention).all()):
+            raise NonFiniteOutput(f"{source.name}: the model gave NaN or infinite outputs near frame "
+                                  f"{ready[0][0].centre_index}; its weights or card are broken (try another model, "
+                                  "or check this one with `vivit-desktop info`)")
         each = prediction.seconds / len(ready)
         done = len(windows)
         for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
@@ -83,18 +91,23 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
             seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=buffer.peak)
 
+    # every frame must lie in some window's span: on a slow video (1 fps against a model that
+    # samples at 30) a window spans few source frames, and centres `hop` frames apart would leave
+    # the frames between them without a label. The hop never exceeds the frames a window spans.
+    hop = max(1, min(settings.hop, int(spec.span(fps) * fps)))
     last_index = -1
+    last_frame = None
     last_centre: tuple[int, float] | None = None
     for frame in source.frames():
         if cancelled and cancelled():
             raise Cancelled(result(last_index + 1))
-        last_index = frame.index
+        last_index, last_frame = frame.index, frame
         buffer.append(frame.index, frame.timestamp, preprocess(frame.image))
         # every `hop` frames, or every `hop` frame intervals of time, whichever comes first: on a
         # variable-frame-rate video, sparse stretches still get windows (half a frame of slack
         # keeps jittery timestamps of constant-rate videos on the frame count)
-        if (last_centre is None or frame.index - last_centre[0] >= settings.hop
-                or frame.timestamp - last_centre[1] >= (settings.hop - 0.5) / fps):
+        if (last_centre is None or frame.index - last_centre[0] >= hop
+                or frame.timestamp - last_centre[1] >= (hop - 0.5) / fps):
             last_centre = (frame.index, frame.timestamp)
             pending.append(_Pending(frame.index, frame.timestamp, centred_end_time(frame.timestamp, spec, fps)))
         while pending and pending[0].end_time <= frame.timestamp:
@@ -107,4 +120,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     while pending:  # the last windows run past the end: the last frame repeats
         cut(pending.popleft())
     flush()
+    if windows and max(w.end_frame for w in windows) < last_index and last_frame is not None:
+        # the last frames lie beyond every window's span: one more window, centred on the last frame
+        cut(_Pending(last_frame.index, last_frame.timestamp, centred_end_time(last_frame.timestamp, spec, fps)))
+        flush()
     return result(last_index + 1)

@@ -57,8 +57,9 @@ class ResultCache:
         path, key = self._entry(result.video_sha256, result.model_sha256, result.card, result.hop)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            result.check_finite()
             data = result.to_dict(top_k=1, per_frame=False) | {"cache_key": key}
-            return atomic_write_text(path, json.dumps(data, separators=(",", ":")), overwrite=True)
-        except OSError as e:  # a full disk or a read-only cache must not fail the analysis
+            return atomic_write_text(path, json.dumps(data, separators=(",", ":"), allow_nan=False), overwrite=True)
+        except (OSError, ValueError) as e:  # a full disk or a read-only cache must not fail the analysis
             log.warning("could not cache the results in %s: %s", path, e)
             return None

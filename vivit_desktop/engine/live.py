@@ -117,6 +117,8 @@ class LiveRunner:
             try:
                 prediction = self.predictor.predict(request.clip[None], frames=[request.frames],
                                                     source=self._source_key)
+                if not (np.isfinite(prediction.probs).all() and np.isfinite(prediction.attention).all()):
+                    raise ValueError("the model gave NaN or infinite outputs; its weights or card are broken")
                 window = WindowResult(request.seq, request.frames[-1], request.frames, prediction.probs[0],
                                       prediction.attention[0], prediction.seconds)
                 result = LiveResult(window, request.end_time, time.perf_counter() - request.arrived,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write_text, check_writable
+from ..fileio import atomic_write_text, atomic_write_texts, check_writable
 from ..model.config import ModelCard
 from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
 
@@ -214,6 +214,24 @@ class AnalysisResult:
                         "confidence": round(confidence, 6)})
         return out
 
+    def uncovered_frames(self) -> int:
+        """Frames no window's span covers (they get no label)."""
+        return int(np.isnan(self.frame_probs()[:, 0]).sum()) if self.frame_count and len(self.labels) else 0
+
+    def warnings(self) -> list[str]:
+        """What makes this result partial, in words a user can act on."""
+        out = []
+        if self.claimed_frame_count and self.frame_count < self.claimed_frame_count * 0.98:
+            out.append(f"decoding stopped after {self.frame_count} of the {self.claimed_frame_count} frames the "
+                       "container claims: the file is truncated or damaged, or its header is wrong")
+        if self.frames_skipped:
+            out.append(f"{self.frames_skipped} undecodable frame(s) were skipped")
+        uncovered = self.uncovered_frames()
+        if uncovered:
+            out.append(f"{uncovered} of {self.frame_count} frames are covered by no window and have no label "
+                       f"(hop {self.hop} at {self.fps:g} fps)")
+        return out
+
     def top_actions(self, k: int = 3) -> list[tuple[str, float]]:
         """Labels by their share of the video's frames as the leading label."""
         share: dict[str, int] = {}
@@ -278,10 +296,23 @@ class AnalysisResult:
                          "probs": [round(float(p), 6) for p in w.probs],
                          "attention": [round(float(a), 6) for a in w.attention],
                          "latency_s": round(w.latency_s, 6)} for w in self.windows],
-        } | ({"frames": self._frame_rows(), "segments": self.segments()} if per_frame else {})
+        } | ({"frames": self._frame_rows(), "segments": self.segments(), "warnings": self.warnings()}
+             if per_frame else {})
 
     def write_json(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
-        return [atomic_write_text(path, json.dumps(self.to_dict(top_k), indent=1) + "\n", overwrite)]
+        return [atomic_write_text(path, self.to_json(top_k), overwrite)]
+
+    def check_finite(self) -> None:
+        """Raise ValueError if a window holds NaN or infinite outputs (broken weights or card)."""
+        for w in self.windows:
+            if not (np.isfinite(w.probs).all() and np.isfinite(w.attention).all()):
+                raise ValueError(f"{self.source}: the model gave NaN or infinite outputs (window {w.index}, frames "
+                                 f"{w.start_frame}-{w.end_frame}); its weights or card are broken")
+
+    def to_json(self, top_k: int = 5, per_frame: bool = True, **dumps) -> str:
+        """Strict JSON (no NaN or Infinity tokens: a result holding them is refused)."""
+        self.check_finite()
+        return json.dumps(self.to_dict(top_k, per_frame), allow_nan=False, **({"indent": 1} | dumps)) + "\n"
 
     def write_csv(self, path: str | Path, overwrite: bool = False, top_k: int = 5) -> list[Path]:
         path = Path(path)
@@ -291,6 +322,7 @@ class AnalysisResult:
             check_writable(target, overwrite)
         header = (f"# source: {self.source}\n# model: {self.card.name} ({self.card.variant}) sha256 {self.model_sha256}\n"
                   f"# settings: {json.dumps(self._settings())}\n")
+        self.check_finite()
         data = self.to_dict(top_k)
         labels = list(self.card.qualified_labels)
         probs = self.smoothed_probs()
@@ -307,11 +339,13 @@ class AnalysisResult:
               *[f"p_{label}" for label in labels]], window_rows),
             (["start_frame", "end_frame", "start_time", "end_time", "label", "confidence"], segment_rows),
         ]
+        texts = {}
         for target, (columns, rows) in zip(targets, tables):
             buffer = io.StringIO()
             buffer.write(header)
             writer = csv.writer(buffer)
             writer.writerow(columns)
             writer.writerows(rows)
-            atomic_write_text(target, buffer.getvalue(), overwrite)
+            texts[target] = buffer.getvalue()
+        atomic_write_texts(texts, overwrite)  # the three files are replaced together or not at all
         return targets
