@@ -143,7 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                          "into the user models folder; then `--model NAME` and the window's Models "
                                          "menu use it.")
     get.add_argument("name", metavar="NAME", help="a name from `vivit-desktop zoo`")
-    get.add_argument("--force", action="store_true", help="download and install again over an installed model")
+    get.add_argument("--force", action="store_true", help="install again, replacing the installed model")
     get.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_training_commands(sub)
     return parser
@@ -250,14 +250,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"models": cmd_models, "import": cmd_import, "info": cmd_info, "analyze": cmd_analyze,
                "live": cmd_live, "train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate,
                "zoo": cmd_zoo}[args.command]
+    _terminate_as_interrupt()
     try:
         return command(args)
+    except Terminated:
+        print("terminated (SIGTERM): temporary files removed, no output left half-written", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except (UserError, ValueError, OSError) as e:
-        print(f"vivit-desktop {args.command}: error: {e}", file=sys.stderr)
+        print(f"vivit-desktop {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
+    except RecursionError:
+        print(f"vivit-desktop {args.command}: error: an input is nested too deeply to be a valid file",
+              file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback with -v
+        if args.verbose:
+            raise
+        print(f"vivit-desktop {args.command}: unexpected error ({type(e).__name__}: {_one_line(e)}); this is a "
+              "bug: run again with -v for the traceback and report it", file=sys.stderr)
+        return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that temporaries are cleaned up as on Ctrl+C."""
+
+
+def _terminate_as_interrupt() -> None:
+    import signal
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling main() from a worker)
+        pass
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())
 
 
 def _overrides(args: argparse.Namespace) -> dict:

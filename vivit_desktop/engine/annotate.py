@@ -51,6 +51,20 @@ def open_mp4_writer(tmp: Path, path: Path, fps: float, size: tuple[int, int]) ->
     return writer
 
 
+def count_frames(path: str | Path) -> int:
+    """Frames OpenCV decodes from a file (0 if it does not open)."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            return 0
+        n = 0
+        while cap.grab():
+            n += 1
+        return n
+    finally:
+        cap.release()
+
+
 def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Path, overwrite: bool = False,
                     top_k: int = 3, progress: Callable[[int], None] | None = None) -> Path:
     """Decode `source` (the video `result` analysed) again and write it with the overlay."""
@@ -58,7 +72,17 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
     if path.suffix.lower() != ".mp4":
         raise ValueError(f"{path}: the annotated video is written as .mp4; give a name ending in .mp4")
     probs, shown = result.smoothed_probs(), result.frame_labels()
-    with atomic_path(path, overwrite) as tmp:
+    written = 0
+
+    def complete(tmp: Path, target: Path) -> None:
+        """OpenCV's writer reports no write error (a full disk leaves a file without its index):
+        the file must open and hold every frame before it replaces anything."""
+        counted = count_frames(tmp)
+        if counted != written:
+            raise OSError(f"{target}: the annotated video could not be written completely ({counted} of {written} "
+                          "frames readable back; is the disk full?); nothing was replaced")
+
+    with atomic_path(path, overwrite, check=complete) as tmp:
         writer = None
         try:
             for frame in source.frames():
@@ -77,6 +101,7 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
                 if (w, h) != size:
                     image = cv2.copyMakeBorder(image, 0, size[1] - h, 0, size[0] - w, cv2.BORDER_CONSTANT)
                 writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                written += 1
                 if progress:
                     progress(1)
         finally:

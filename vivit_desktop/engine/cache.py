@@ -44,10 +44,10 @@ class ResultCache:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("cache_key") != key:
+            if not isinstance(data, dict) or data.get("cache_key") != key:
                 raise ValueError("its key does not match")
             return AnalysisResult.from_dict(data, card)
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, RecursionError, MemoryError) as e:  # from_dict checks every field
             log.warning("ignoring the damaged cache file %s: %s", path, e)
             return None
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from ..model.config import ModelCard
 from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
 
 SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
+MAX_FRAMES = 10**8  # about 39 days at 30 fps: more in a results file is damage, not a video
 
 
 def window_settings(card: ModelCard, hop: int) -> dict:
@@ -255,18 +257,57 @@ class AnalysisResult:
     @classmethod
     def from_dict(cls, data: dict, card: ModelCard) -> "AnalysisResult":
         """A result read back from `to_dict` (e.g. the sidecar cache), for the model whose card
-        is given; raises ValueError if it is not this schema or not this model's labels."""
-        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
-            raise ValueError(f"not a {SCHEMA} v{SCHEMA_VERSION} file")
-        if tuple(data["model"]["labels"]) != card.labels or card.heads and data["model"].get("heads") != \
-                cls._model_heads(card):
-            raise ValueError("the results are for a model with other labels")
-        windows = [WindowResult(w["index"], w["centre_frame"], tuple(w["frames"]), np.asarray(w["probs"], np.float64),
-                                np.asarray(w["attention"], np.float64), w["latency_s"]) for w in data["windows"]]
-        return cls(source=data["source"], fps=data["fps"], frame_count=data["frame_count"],
+        is given. Every field is checked (types, ranges, lengths): anything else raises
+        ValueError naming the field, never another exception."""
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ValueError(f"invalid results: {what}")
+
+        def integer(value, low=0, high=MAX_FRAMES) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+        def number(value, low=0.0, high=float("inf")) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and low <= value <= high
+
+        need(isinstance(data, dict), "not a JSON object")
+        need(data.get("schema") == SCHEMA and data.get("version") == SCHEMA_VERSION, f"not a {SCHEMA} v{SCHEMA_VERSION} file")
+        model, settings = data.get("model"), data.get("settings")
+        need(isinstance(model, dict) and isinstance(settings, dict), "model or settings is not an object")
+        need(isinstance(model.get("labels"), list) and tuple(model["labels"]) == card.labels
+             and (not card.heads or model.get("heads") == cls._model_heads(card)),
+             "the results are for a model with other labels")
+        need(isinstance(model.get("sha256"), str) and isinstance(data.get("video_sha256"), str), "hashes")
+        frame_count = data.get("frame_count")
+        need(integer(frame_count, 1), "frame_count")
+        need(number(data.get("fps"), 1e-3, 1e4), "fps")
+        need(integer(data.get("frames_skipped")), "frames_skipped")
+        need(data.get("claimed_frame_count") is None or integer(data.get("claimed_frame_count"), 0, 2**62),
+             "claimed_frame_count")
+        need(integer(settings.get("hop"), 1), "settings.hop")
+        need(number(data.get("seconds")) and isinstance(data.get("source"), str) and isinstance(data.get("device"), str),
+             "seconds, source or device")
+        raw = data.get("windows")
+        need(isinstance(raw, list) and len(raw) <= frame_count * 2 + 8, "windows")
+        classes, frames_per_window = len(card.labels), card.num_frames
+        windows = []
+        for n, w in enumerate(raw):
+            need(isinstance(w, dict), f"window {n} is not an object")
+            frames, probs, attention = w.get("frames"), w.get("probs"), w.get("attention")
+            need(integer(w.get("index")) and integer(w.get("centre_frame"), 0, frame_count - 1), f"window {n}'s index")
+            need(isinstance(frames, list) and len(frames) == frames_per_window
+                 and all(integer(f, 0, frame_count - 1) for f in frames), f"window {n}'s frames")
+            need(isinstance(probs, list) and len(probs) == classes and all(number(p, 0.0, 1.0) for p in probs),
+                 f"window {n}'s probabilities")
+            need(isinstance(attention, list) and len(attention) == frames_per_window
+                 and all(number(a, 0.0, 1.0) for a in attention), f"window {n}'s attention")
+            need(number(w.get("latency_s")), f"window {n}'s latency")
+            windows.append(WindowResult(w["index"], w["centre_frame"], tuple(frames), np.asarray(probs, np.float64),
+                                        np.asarray(attention, np.float64), w["latency_s"]))
+        return cls(source=data["source"], fps=float(data["fps"]), frame_count=frame_count,
                    frames_skipped=data["frames_skipped"], claimed_frame_count=data["claimed_frame_count"], card=card,
-                   hop=data["settings"]["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
-                   model_sha256=data["model"]["sha256"], video_sha256=data["video_sha256"])
+                   hop=settings["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
+                   model_sha256=model["sha256"], video_sha256=data["video_sha256"])
 
     def _frame_rows(self) -> list[dict]:
         probs, attention, shown = self.smoothed_probs(), self.frame_attention(), self.frame_labels()

@@ -74,11 +74,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure here means "not plain tensors"
-        text = str(e)
-        if "weights_only" in text.lower() or "unpickl" in text.lower() or type(e).__name__ == "UnpicklingError":
-            raise CheckpointError(path, "the file holds pickled Python objects, not just tensors (it may carry "
-                                  "code); refused. Save a plain state dict, or convert it to safetensors") from e
-        raise CheckpointError(path, f"not a readable PyTorch weights file (truncated or corrupt?): {e}") from e
+        raise CheckpointError(path, describe_torch_load_error(e)) from e
     if isinstance(data, Mapping):
         for wrapper in ("state_dict", "model", "module"):
             if wrapper in data and isinstance(data[wrapper], Mapping):
@@ -88,6 +84,17 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
                                                 for k, v in data.items()):
         raise CheckpointError(path, "does not hold a state dict (a mapping of names to tensors)")
     return dict(data)
+
+
+def describe_torch_load_error(error: BaseException) -> str:
+    """Why `torch.load(weights_only=True)` failed, in one line, without torch's advice to load
+    with weights_only=False (which would run whatever code the file carries: never)."""
+    text = str(error)
+    if "weights_only" in text.lower() or "unpickl" in text.lower() or type(error).__name__ == "UnpicklingError":
+        return ("the file holds pickled Python objects, not just tensors (it may carry code); refused. Save a plain "
+                "state dict, or convert it to safetensors")
+    first = " ".join(text.splitlines()[0].split())[:200] if text.strip() else type(error).__name__
+    return f"not a readable PyTorch file (truncated or corrupt?): {first}"
 
 
 def infer_variant(keys) -> str | None:

@@ -156,7 +156,10 @@ def _resume(model, optimizer, out: Path, settings: TrainSettings) -> int:
         step = int(saved["step"])
         saved_settings = json.loads(saved["settings"])
     except Exception as e:  # noqa: BLE001 - a damaged state file, whatever the failure
-        raise TrainError(f"cannot resume from {state_path(out)}: {e}") from e
+        from ..model.checkpoint import describe_torch_load_error
+
+        raise TrainError(f"cannot resume from {state_path(out)}: {describe_torch_load_error(e)}; train into "
+                         "another -o, or delete it and start again with --force") from e
     if saved_settings.get("batch_size") != settings.batch_size or saved_settings.get("seed") != settings.seed:
         raise TrainError(f"{state_path(out)} was trained with batch size {saved_settings.get('batch_size')} and seed "
                          f"{saved_settings.get('seed')}; resume with the same to see the same data")

@@ -35,7 +35,8 @@ ORG, APP = "vivit-desktop", "ViViT Desktop"
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 HOPS = (2, 4, 8, 16)
 DEVICES = (("auto", "Auto"), ("cuda", "CUDA"), ("mps", "Apple MPS"), ("cpu", "CPU"))
-PRECISIONS = (("auto", "Automatic (bf16/fp16 on GPU)"), ("float32", "Float32 everywhere"))
+PRECISIONS = (("auto", "Automatic (bf16/fp16 on GPU; on CPU int8 where it measures faster)"),
+              ("float32", "Float32 everywhere"), ("int8", "Int8 on the CPU (dynamic quantisation)"))
 MAX_RECENT = 10
 STALE_S = 2.0  # a live prediction older than this is marked stale
 
@@ -105,7 +106,7 @@ class MainWindow(QMainWindow):
             self.model_spec = None
         self.device = device or self.settings.value("device", "auto")
         self.precision = self.settings.value("precision", "auto")
-        self.hop = int(self.settings.value("hop", 8))
+        self.hop = int(self.settings.value("hop", 0))  # 0: the model's default (engine.windows.default_hop)
         self.compare_spec: str | None = None
         self.reader: ReaderThread | None = None
         self.info: SourceInfo | None = None
@@ -770,7 +771,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {run.name}" if run is not None and run.card else
                                  "Model: loading…" if run is not None else "Model: —")
         predictor = run.predictor if run is not None else None
-        labels["device"].setText(f"Device: {predictor.device}" if predictor is not None else f"Device: {self.device}")
+        labels["device"].setText(f"Device: {predictor.device}, {predictor.precision_used}" if predictor is not None
+                                 else f"Device: {self.device}")
+        labels["device"].setToolTip(f"Inference device and precision: {predictor.precision_note}"
+                                    if predictor is not None else "Inference device")
         latencies = [w.latency_s for w in run.windows[-20:]] if run is not None else []
         if run is not None and run.request.source is None and run.live.arrived:
             labels["latency"].setText(f"Latency: {run.live.latency_s * 1000:.0f} ms "
@@ -820,7 +824,7 @@ class MainWindow(QMainWindow):
         # a shipped model's name without its variant code
         catalogued = {e.path: zoo.family_of_card(e.card) for e in entries}
         families = {e.path: catalogued[e.path] or (catalog.family_of(e.name) if e.shipped else None) for e in entries}
-        mine = next((e for e in entries if e.name == current), None)
+        mine = next((e for e in entries if current in (e.name, str(e.path))), None)  # a name, or a path
         family = (families[mine.path] if mine is not None else None) or \
             catalog.family_of(current or (catalog.default_model_name() or ""))
         group = QActionGroup(menu)
@@ -841,7 +845,7 @@ class MainWindow(QMainWindow):
             if families[entry.path] == family:
                 action = model_action(menu, entry)
                 action.setCheckable(True)
-                action.setChecked(entry.name == current)
+                action.setChecked(entry is mine)
                 group.addAction(action)
                 shown.add(entry.path)
         for name in sorted({f for f in catalogued.values() if f and f != family}):  # other catalogue families
@@ -874,7 +878,8 @@ class MainWindow(QMainWindow):
         for title, values, current_value, setter in (
                 ("Device", DEVICES, self.device, self.set_device),
                 ("Precision", PRECISIONS, self.precision, self.set_precision),
-                ("Window hop", [(h, f"every {h} frames") for h in HOPS], self.hop, self.set_hop)):
+                ("Window hop", [(0, "The model's default (8; 16 for ViViT-B and up)")]
+                 + [(h, f"every {h} frames") for h in HOPS], self.hop, self.set_hop)):
             sub = menu.addMenu(title)
             sub_group = QActionGroup(sub)
             for value, text in values:
