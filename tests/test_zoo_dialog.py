@@ -100,7 +100,8 @@ def test_cancel_installs_nothing(window, qtbot, server, checkpoint, tmp_path):
     qtbot.waitUntil(lambda: dialog.progress.maximum() == 1000 and dialog.progress.value() >= 0, timeout=5000)
     with qtbot.waitSignal(dialog.cancelled, timeout=10000):
         qtbot.mouseClick(dialog.cancel_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.busy)
+    # the thread's `finished` reaches the buttons through the event loop, a moment after it stops
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.download_button.isEnabled())
     assert "nothing was installed" in dialog.status.text()
     assert zoo.installed_path(zoo.entry(FE)) is None
     assert not (tmp_path / "user-models").exists() or not list((tmp_path / "user-models").iterdir())

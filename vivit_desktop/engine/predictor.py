@@ -3,9 +3,12 @@ temporal attention. No Qt."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import statistics
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Hashable, Sequence
@@ -40,6 +43,30 @@ def pick_device(choice: str = "auto") -> torch.device:
     if device.type == "mps" and not device_available("mps"):
         raise ValueError("Apple MPS was asked for but is not available; use --device cpu or auto")
     return device
+
+
+INT8_MARGIN = 0.8  # `auto` picks int8 on the CPU when it takes at most this share of float32's time
+INT8_MIN_PASS_S = 0.02  # float32 passes faster than this: int8 cannot save enough to be worth trying
+_AUTO_DECISIONS: dict[tuple, tuple[str, str]] = {}  # (architecture, path, threads) -> (precision, why)
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` whose `nn.Linear` layers compute in int8 on the CPU (PyTorch's dynamic
+    quantisation: int8 weights, activations quantised per call); the classification head stays
+    float32 (a sliver of the work, and its error would go straight into the logits). Every
+    method (`forward_with_attention`, `encode_tubelets`, `classify_tubelets`) works unchanged."""
+    try:
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    except ImportError as e:  # a future PyTorch without torch.ao.quantization
+        raise ValueError("int8 needs torch.ao.quantization.quantize_dynamic, which this PyTorch lacks; "
+                         "use --precision float32") from e
+    spec = {name: default_dynamic_qconfig for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and name != "head"}
+    float_copy = copy.deepcopy(model).cpu().eval()
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return quantize_dynamic(float_copy, spec, dtype=torch.qint8, inplace=True)
 
 
 @dataclass(frozen=True)
@@ -78,15 +105,28 @@ class TubeletCache:
 
 
 class Predictor:
-    """Runs `forward_with_attention` under inference mode; bf16 (or fp16) autocast on CUDA. A CUDA
-    out-of-memory halves the batch, and at batch 1 moves to the CPU, with a warning.
+    """Runs `forward_with_attention` under inference mode. A CUDA out-of-memory halves the
+    batch, and at batch 1 moves to the CPU, with a warning.
 
     For Model 2, windows that say which source frames they hold (`frames`, with a `source`
     key naming the video) reuse the spatial encoding of tubelets seen before; `reuse=False`
-    turns that off. `precision`: "auto" (bf16/fp16 autocast on CUDA, float32 elsewhere) or
-    "float32" (everywhere)."""
+    turns that off.
 
-    PRECISIONS = ("auto", "float32")
+    `precision`:
+    - "auto": bf16 (fp16 where the GPU lacks bf16) autocast on CUDA; float32 on MPS; on the CPU
+      it measures at load, on the model's own input shape, a few interleaved passes in float32
+      and in int8 (a tubelet's spatial encoding where the tubelet cache will run, else a whole
+      window), and takes int8 where it needs at most `INT8_MARGIN` of float32's time. Models
+      whose float32 pass takes under `INT8_MIN_PASS_S` stay float32 without trying int8. The
+      decision is remembered per architecture and thread count for the process.
+    - "float32": full precision everywhere.
+    - "int8": dynamic int8 quantisation of the Linear layers (`quantize_int8`), on the CPU only:
+      on a GPU it falls back to "auto"'s bf16/fp16 with a warning (a saved setting must not
+      break the window on a machine with a GPU).
+    What was chosen and why: `precision_used` ("float32", "int8", "bf16" or "fp16") and
+    `precision_note`."""
+
+    PRECISIONS = ("auto", "float32", "int8")
 
     def __init__(self, model, device: str = "auto", leave_a_core: bool = False, reuse: bool = True,
                  precision: str = "auto") -> None:
@@ -101,6 +141,76 @@ class Predictor:
         self.card = model.card
         self.cache = TubeletCache() if reuse and model.variant == FACTORISED_ENCODER else None
         self.spatial_passes = 0  # tubelets (or clips' worth of tubelets) through the spatial encoder
+        self.precision_used, self.precision_note = self._choose_precision()
+        log.info("%s on %s: %s (%s)", self.card.name or model.config.variant, self.device, self.precision_used,
+                 self.precision_note)
+
+    # -- precision ------------------------------------------------------------------------------
+    def _choose_precision(self) -> tuple[str, str]:
+        asked, kind = self.precision, self.device.type
+        if kind == "cuda":
+            if asked == "float32":
+                return "float32", "float32 asked for"
+            half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            if asked == "int8":
+                log.warning("int8 is dynamic quantisation for the CPU; on %s using %s autocast instead",
+                            self.device, half)
+                return half, f"int8 runs on the CPU only; {half} autocast on the GPU instead"
+            return half, f"{half} autocast on the GPU"
+        if kind != "cpu":
+            if asked == "int8":
+                log.warning("int8 is dynamic quantisation for the CPU; on %s using float32", self.device)
+                return "float32", f"int8 runs on the CPU only; float32 on {kind}"
+            return "float32", f"float32 on {kind}"
+        if asked == "float32":
+            return "float32", "float32 asked for"
+        if asked == "int8":
+            self.model = quantize_int8(self.model)
+            return "int8", "int8 asked for (dynamic quantisation of the Linear layers)"
+        return self._measure_cpu_precision()
+
+    def _measure_cpu_precision(self) -> tuple[str, str]:
+        """`auto` on the CPU: float32 or int8, whichever the clock says (see the class doc)."""
+        c = self.model.config
+        tubelet = self.cache is not None
+        key = (repr(c), tubelet, torch.get_num_threads())
+        if key in _AUTO_DECISIONS:
+            choice, why = _AUTO_DECISIONS[key]
+            if choice == "int8":
+                self.model = quantize_int8(self.model)
+            return choice, why + " (measured earlier in this process)"
+        shape = (1, c.tubelet_size if tubelet else c.num_frames, c.in_channels, c.image_size, c.image_size)
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        what = "tubelet" if tubelet else "window"
+
+        def runner(model):
+            def run():
+                with torch.inference_mode():
+                    model.encode_tubelets(x) if tubelet else model.forward_with_attention(x)
+            return run
+
+        times: list[list[float]] = [[]]
+        _time_passes([runner(self.model)], times, rounds=3)
+        float_s = statistics.median(times[0])
+        if float_s < INT8_MIN_PASS_S:
+            decision = ("float32", f"auto: a {what} takes {float_s * 1e3:.1f} ms in float32, too little for int8 "
+                                   "to pay off")
+            _AUTO_DECISIONS[key] = decision
+            return decision
+        int8_model = quantize_int8(self.model)
+        times.append([])
+        _time_passes([runner(self.model), runner(int8_model)], times, rounds=5)
+        float_s, int8_s = statistics.median(times[0]), statistics.median(times[1])
+        ratio, threads = int8_s / float_s, torch.get_num_threads()
+        timing = (f"a {what} took {float_s * 1e3:.0f} ms in float32, {int8_s * 1e3:.0f} ms in int8 "
+                  f"({ratio:.2f}x) with {threads} torch thread{'s' if threads > 1 else ''}")
+        if ratio <= INT8_MARGIN:
+            self.model = int8_model
+            decision = ("int8", f"auto: {timing}")
+        else:
+            decision = ("float32", f"auto: {timing}; int8 must take at most {INT8_MARGIN:.0%}")
+        _AUTO_DECISIONS[key] = decision
+        return decision
 
     def predict(self, clips: np.ndarray, frames: Sequence[Sequence[int]] | None = None,
                 source: Hashable = None) -> Prediction:
@@ -125,6 +235,8 @@ class Predictor:
                     log.warning("GPU out of memory at batch 1: moving the model to the CPU")
                     self.device = torch.device("cpu")
                     self.model = self.model.to(self.device)
+                    self.precision_used = "float32"
+                    self.precision_note = "float32 on the CPU: the GPU ran out of memory"
                     if self.cache is not None:
                         self.cache.clear()
         probs = np.concatenate([c[0] for c in chunks])
@@ -138,15 +250,16 @@ class Predictor:
         return x.to(self.device)
 
     def _autocast(self):
-        """bf16 where the GPU has it (no overflow), else fp16; full precision on the CPU."""
-        if self.device.type != "cuda" or self.precision == "float32":
+        """bf16 where the GPU has it (no overflow), else fp16 (`precision_used`); none elsewhere."""
+        if self.device.type != "cuda" or self.precision_used not in ("bf16", "fp16"):
             return torch.autocast(self.device.type if self.device.type == "cuda" else "cpu", enabled=False)
-        bf16 = torch.cuda.is_bf16_supported()
-        return torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
+        return torch.autocast("cuda", dtype=torch.bfloat16 if self.precision_used == "bf16" else torch.float16)
 
     def _outputs(self, logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray]:
-        probs = self.model.probabilities(logits)  # a softmax per head
-        return probs.cpu().numpy(), readout.temporal.float().cpu().numpy()
+        probs = self.model.probabilities(logits)  # a softmax per head, in float32
+        # one device-to-host copy (and one synchronisation) per batch, not one per output
+        both = torch.cat([probs, readout.temporal.float()], dim=1).cpu().numpy()
+        return both[:, :probs.shape[1]], both[:, probs.shape[1]:]
 
     def _run(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = self._tensor(clips)
@@ -181,3 +294,28 @@ class Predictor:
             spatial_maps = torch.stack([torch.stack([item[1] for item in row]) for row in items])
             logits, readout = self.model.classify_tubelets(features, spatial_maps)
         return self._outputs(logits, readout)
+
+
+
+def _time_passes(runs, times: list[list[float]], rounds: int, budget_s: float = 3.0) -> None:
+    """Append to `times[i]` the seconds of `runs[i]()`, interleaved round by round so that drift
+    in the machine's load hits each alike, for up to `rounds` rounds or until `budget_s` is
+    spent. A run not timed before gets a warm-up pass first, kept only when long (over 0.5 s:
+    set-up costs are then negligible and the budget matters more)."""
+    spent = 0.0
+    for i, run in enumerate(runs):
+        if not times[i]:
+            start = time.perf_counter()
+            run()
+            seconds = time.perf_counter() - start
+            spent += seconds
+            if seconds >= 0.5:
+                times[i].append(seconds)
+    for _ in range(rounds):
+        if spent > budget_s and all(times):
+            break
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            times[i].append(time.perf_counter() - start)
+            spent += times[i][-1]

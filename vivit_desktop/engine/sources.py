@@ -1,10 +1,22 @@
 """Video sources: one interface over files, image folders and looping, yielding RGB frames with
 their index and timestamp. No Qt.
 
-Decoding uses OpenCV (the headless wheel). Frame counts are counted while decoding: the
-container's count can lie (a cinepak AVI that claims 444 frames has 68). Timestamps come from
-the decoder when they increase, else from the previous one plus the nominal frame interval
-(some AVIs report the next frame's time, and 0 for the last).
+Files: one decoder for the player and the analysis. `FileSource` decodes with PyAV (FFmpeg's
+libraries; it also decodes AV1, which the OpenCV wheel cannot) and is seekable and
+frame-accurate: frame N is the N-th decoded frame, and `frame_at(N)` gives the same picture and
+the same timestamp as the sequential `frames()`, after any seek (it seeks to a keyframe before
+the target and decodes forward, widening the margin when the landing is past the target).
+OpenCV is kept only as a fallback for files PyAV cannot open (and for cameras and streams).
+
+- Frame counts are counted while decoding: the container's count can lie (a cinepak AVI that
+  claims 444 frames has 68). `frame_count` is known once the end has been met.
+- Timestamps are the decoder's pts relative to the first frame, so a 0.5 fps video has frames
+  2 s apart. Where a pts is missing or does not increase (packed B-frames in AVI, damaged
+  stretches), the frame gets the previous time plus the nominal frame interval: times always
+  increase, and a frame's time is fixed when it is first decoded.
+- Damage: packets the decoder rejects are skipped and counted in `frames_skipped` (one frame
+  each), and decoding reads on to the real end. When decoding stops before the container's end
+  (the demuxer cannot get past damage, or the file is cut short), `ended_early` says so.
 """
 
 from __future__ import annotations

@@ -103,3 +103,16 @@ class FrameBuffer:
 
     def __len__(self) -> int:
         return len(self._arrays)
+
+
+DEFAULT_HOP = 8  # frames between windows, for models that take milliseconds per window
+LARGE_MODEL_HOP = 16  # for ViViT-B width and up (Kinetics-sized): chosen by bench/bench_kinetics_cpu.py
+LARGE_MODEL_WIDTH = 768  # ViViT-B's hidden size
+
+
+def default_hop(card: ModelCard) -> int:
+    """The hop used when none is asked for: `LARGE_MODEL_HOP` for models of ViViT-B width or
+    more, `DEFAULT_HOP` otherwise. ViViT-B/16x2 FE with the tubelet cache and int8 keeps up with
+    30 fps input on a 2-core CPU from that hop on (bench/RESULTS.md); a smaller hop would only
+    drop windows there."""
+    return LARGE_MODEL_HOP if card.arch.hidden_size >= LARGE_MODEL_WIDTH else DEFAULT_HOP

@@ -9,6 +9,7 @@ appended when the signals arrive.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ class RunRequest:
     model: str | None  # a catalog spec; None = the shipped default
     device: str = "auto"
     precision: str = "auto"
-    hop: int = 8
+    hop: int = 8  # 0: the model's default (engine.windows.default_hop), resolved once it is loaded
     source: Path | None = None
     fps: float = 30.0
     frame_count: int | None = None
@@ -68,11 +69,14 @@ class _Worker(QThread):
     def run(self) -> None:
         from .. import catalog
         from ..engine.predictor import Predictor
+        from ..engine.windows import default_hop
 
         request = self.request
         try:
             model, sha, description = catalog.load(request.model)
             self.predictor = Predictor(model, device=request.device, leave_a_core=True, precision=request.precision)
+            if not request.hop:
+                self.request = request = dataclasses.replace(request, hop=default_hop(model.card))
         except Exception as e:  # noqa: BLE001 - any load failure is the user's to see
             self.failed.emit(f"cannot load the model {request.model or '(default)'}: {e}")
             return
@@ -171,6 +175,10 @@ class AnalysisRun(QObject):
     # -- worker side, delivered on the GUI thread ------------------------------------------------
     def _on_model(self, loaded: LoadedModel, predictor) -> None:
         self.loaded, self.predictor = loaded, predictor
+        if not self.request.hop:
+            from ..engine.windows import default_hop
+
+            self.request = dataclasses.replace(self.request, hop=default_hop(loaded.card))
         if self.request.source is None:
             from ..engine.live import LiveRunner
 
