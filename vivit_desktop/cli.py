@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import re
 import sys
@@ -42,9 +43,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="architecture names or shell patterns (vivit_b16x2_*), or checkpoint paths")
     models.add_argument("--stats", action="store_true",
                         help="print parameters and GFLOPs (multiply-accumulates per clip), as the paper counts")
-    models.add_argument("--frames", type=int, help="override the number of input frames")
-    models.add_argument("--image-size", type=int, help="override the input size in pixels")
-    models.add_argument("--classes", type=int, help="override the number of classes")
+    models.add_argument("--frames", type=_bounded_int(1, 1024), help="override the number of input frames")
+    models.add_argument("--image-size", type=_bounded_int(1, 2048), help="override the input size in pixels")
+    models.add_argument("--classes", type=_bounded_int(1, 1_000_000), help="override the number of classes")
 
     imp = sub.add_parser("import", help="convert a Hugging Face or scenic (JAX/Flax) ViViT checkpoint into a native one",
                          description="Import a Hugging Face VivitForVideoClassification directory (config.json "
@@ -80,15 +81,15 @@ def _build_parser() -> argparse.ArgumentParser:
                               "(NAME.safetensors with NAME.json), or a registered architecture name (random weights: "
                               "for checking the pipeline only); default: the shipped default model")
     analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    analyze.add_argument("--hop", type=int, default=None, metavar="HOP",
+    analyze.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
                          help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B "
                               "width and up)")
     analyze.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
                          help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
                               "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
                               "bf16/fp16 instead)")
-    analyze.add_argument("--batch", type=int, default=8, help="windows per forward pass (default 8)")
-    analyze.add_argument("--top-k", type=int, default=5, help="labels listed per window in the JSON (default 5)")
+    analyze.add_argument("--batch", type=_positive_int, default=8, help="windows per forward pass (default 8)")
+    analyze.add_argument("--top-k", type=_positive_int, default=5, help="labels listed per window in the JSON (default 5)")
     analyze.add_argument("--out", type=Path, metavar="FILE.json|FILE.csv|FOLDER",
                          help="where to write results: a .json or .csv file for one video, a folder for several")
     analyze.add_argument("--format", choices=("json", "csv"), default="json",
@@ -105,9 +106,9 @@ def _build_parser() -> argparse.ArgumentParser:
     post.add_argument("--threshold", action="append", default=[], metavar="P|LABEL=P",
                       help="a frame gets a label only if its probability reaches P; LABEL=P for one class "
                            "(repeatable)")
-    post.add_argument("--hysteresis", type=int, default=1, metavar="N",
+    post.add_argument("--hysteresis", type=_positive_int, default=1, metavar="N",
                       help="the label changes only when N consecutive frames agree (default 1)")
-    post.add_argument("--min-bout", type=float, default=0.0, metavar="SECONDS",
+    post.add_argument("--min-bout", type=_non_negative_float, default=0.0, metavar="SECONDS",
                       help="merge segments shorter than this into a neighbour (default 0)")
 
     live = sub.add_parser("live", help="predict live from a camera, a network stream or a file played in real time",
@@ -118,17 +119,17 @@ def _build_parser() -> argparse.ArgumentParser:
                                      "folder of images (played at its own speed)")
     live.add_argument("--model", metavar="NAME|PATH", help="as for analyze (default: the shipped default model)")
     live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    live.add_argument("--hop", type=int, default=None, metavar="HOP",
+    live.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
                       help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B width "
                            "and up)")
     live.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
                       help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
                            "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
                            "bf16/fp16 instead)")
-    live.add_argument("--top-k", type=int, default=3, help="labels per line (default 3)")
-    live.add_argument("--seconds", type=float, help="stop after this many seconds")
+    live.add_argument("--top-k", type=_positive_int, default=3, help="labels per line (default 3)")
+    live.add_argument("--seconds", type=_positive_float, help="stop after this many seconds")
     live.add_argument("--size", metavar="WxH", help="ask a camera for this resolution, e.g. 640x480")
-    live.add_argument("--fps", type=float, help="ask a camera for this frame rate")
+    live.add_argument("--fps", type=_positive_float, help="ask a camera for this frame rate")
 
     info = sub.add_parser("info", help="show a checkpoint's model card")
     info.add_argument("checkpoint", type=Path)
@@ -163,27 +164,27 @@ def _add_training_commands(sub) -> None:
     train.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output path without extension")
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                        help="override an architecture field, e.g. --set image_size=112 --set depth=6 (repeatable)")
-    train.add_argument("--frame-stride", type=int, default=2, help="one frame every N source frames (default 2)")
-    train.add_argument("--fps", type=float, help="the frame rate clips are sampled at (default: each clip's own)")
-    train.add_argument("--steps", type=int, default=2000, help="optimisation steps (default 2000)")
-    train.add_argument("--batch", type=int, default=32, help="clips per step (default 32)")
-    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
-    train.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05)")
-    train.add_argument("--warmup", type=int, default=100, help="linear warm-up steps before cosine decay (default 100)")
-    train.add_argument("--label-smoothing", type=float, default=0.1, help="(default 0.1)")
+    train.add_argument("--frame-stride", type=_positive_int, default=2, help="one frame every N source frames (default 2)")
+    train.add_argument("--fps", type=_positive_float, help="the frame rate clips are sampled at (default: each clip's own)")
+    train.add_argument("--steps", type=_positive_int, default=2000, help="optimisation steps (default 2000)")
+    train.add_argument("--batch", type=_positive_int, default=32, help="clips per step (default 32)")
+    train.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate of AdamW (default 1e-3)")
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.05, help="AdamW weight decay (default 0.05)")
+    train.add_argument("--warmup", type=_non_negative_int, default=100, help="linear warm-up steps before cosine decay (default 100)")
+    train.add_argument("--label-smoothing", type=_non_negative_float, default=0.1, help="(default 0.1)")
     train.add_argument("--seed", type=int, default=0, help="seeds the initialisation, the data order and the split")
     train.add_argument("--val-fraction", type=float, default=0.2,
                        help="share of each class's clips held out for validation (default 0.2)")
-    train.add_argument("--val-clips", type=int, default=500,
+    train.add_argument("--val-clips", type=_positive_int, default=500,
                        help="held-out clips to validate on with synthetic data (default 500)")
-    train.add_argument("--eval-every", type=int, default=250, help="validate and checkpoint every N steps (default 250)")
+    train.add_argument("--eval-every", type=_positive_int, default=250, help="validate and checkpoint every N steps (default 250)")
     train.add_argument("--init", default="random", metavar="random|PATH",
                        help="random, or weights to start from (safetensors or a PyTorch state dict): an image ViT's, "
                             "or a trained Model 1's of the same size (for any variant)")
     train.add_argument("--tubelet-init", choices=("central_frame", "filter_inflation"), default="central_frame",
                        help="how an image ViT's patch filter becomes a tubelet filter (paper, Section 3.4)")
     train.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
-    train.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
+    train.add_argument("--workers", type=_non_negative_int, default=1, help="data loading processes (default 1)")
     train.add_argument("--resume", action="store_true", help="continue the run saved at OUT")
     train.add_argument("--force", action="store_true", help="start over, replacing a run saved at OUT")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -195,9 +196,9 @@ def _add_training_commands(sub) -> None:
     ev.add_argument("data", metavar="DATA_DIR", help=data_help + " (its held-out split)")
     ev.add_argument("-o", "--out", type=Path, metavar="PREFIX",
                     help="write PREFIX.png and PREFIX.json (default: CHECKPOINT-NAME.confusion in this folder)")
-    ev.add_argument("--clips", type=int, default=1000, help="clips to generate for synthetic data (default 1000)")
+    ev.add_argument("--clips", type=_positive_int, default=1000, help="clips to generate for synthetic data (default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="seed of generated clips (default 0)")
-    ev.add_argument("--batch", type=int, default=32, help="clips per forward pass (default 32)")
+    ev.add_argument("--batch", type=_positive_int, default=32, help="clips per forward pass (default 32)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     ev.add_argument("--precision", choices=("float32", "int8"), default="float32",
                     help="int8: the Linear layers dynamically quantised, as `analyze --precision int8` runs "
@@ -211,11 +212,11 @@ def _add_training_commands(sub) -> None:
     gen.add_argument("out", type=Path, metavar="OUT_DIR")
     gen.add_argument("--split", choices=("train", "heldout"), default="heldout",
                      help="draw from the training or the held-out images (default heldout)")
-    gen.add_argument("--clips-per-class", type=int, default=10, help="(default 10)")
+    gen.add_argument("--clips-per-class", type=_positive_int, default=10, help="(default 10)")
     gen.add_argument("--seed", type=int, default=0, help="(default 0)")
-    gen.add_argument("--size", type=int, default=128, help="frame width and height in pixels (default 128)")
-    gen.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
-    gen.add_argument("--fps", type=float, default=15.0,
+    gen.add_argument("--size", type=_bounded_int(8, 4096), default=128, help="frame width and height in pixels (default 128)")
+    gen.add_argument("--frames", type=_bounded_int(1, 100_000), default=24, help="frames per clip (default 24)")
+    gen.add_argument("--fps", type=_positive_float, default=15.0,
                      help="frame rate written; the motion is made for 15 frames per second (default 15)")
     gen.add_argument("--force", action="store_true", help="overwrite clips already in OUT_DIR")
 
@@ -361,13 +362,51 @@ def _print_stats(configs, overrides: dict) -> None:
           "measured with torch.utils.flop_counter on the meta device (the paper's convention).")
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str, kind: type):
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def _bounded_int(low: int, high: int):
+    def parse(text: str) -> int:
+        value = _number(text, int)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} must be from {low} to {high}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} cannot be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} cannot be negative")
     return value
 
 

@@ -38,6 +38,18 @@ class ConfigError(ValueError):
     """A config or model card that cannot describe a valid model."""
 
 
+# Upper bounds that keep a hostile or mistyped card from asking for absurd allocations (a
+# 100000-pixel input, a 50000-pixel resize); every real ViViT is far inside them.
+_LIMITS = {"hidden_size": 16384, "depth": 256, "num_heads": 256, "mlp_dim": 65536, "patch_size": 256,
+           "tubelet_size": 64, "num_frames": 1024, "image_size": 2048, "in_channels": 16, "num_classes": 1_000_000,
+           "temporal_depth": 256}
+MAX_RESIZE = 4096
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class ViViTConfig:
     """The architecture. Defaults are ViViT-B/16x2 on 32 frames of 224x224, Kinetics-400."""
@@ -72,8 +84,13 @@ class ViViTConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.variant == FACTORISED_ENCODER and (not isinstance(self.temporal_depth, int) or self.temporal_depth < 1):
-            raise ConfigError(f"temporal_depth must be a positive integer, got {self.temporal_depth!r}")
+            if value > _LIMITS[name]:
+                raise ConfigError(f"{name} {value} is beyond what this program builds (at most {_LIMITS[name]})")
+        if self.variant == FACTORISED_ENCODER and (not isinstance(self.temporal_depth, int)
+                                                   or isinstance(self.temporal_depth, bool) or self.temporal_depth < 1
+                                                   or self.temporal_depth > _LIMITS["temporal_depth"]):
+            raise ConfigError(f"temporal_depth must be a positive integer up to {_LIMITS['temporal_depth']}, "
+                              f"got {self.temporal_depth!r}")
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.variant == FACTORISED_DOT_PRODUCT and self.num_heads % 2:
@@ -87,8 +104,10 @@ class ViViTConfig:
             raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.attention_order not in ATTENTION_ORDERS:
             raise ConfigError(f"attention_order must be one of {ATTENTION_ORDERS}, got {self.attention_order!r}")
+        if not _finite_number(self.layer_norm_eps) or not 0 < self.layer_norm_eps < 1:
+            raise ConfigError(f"layer_norm_eps must be a small positive number, got {self.layer_norm_eps!r}")
         for name in ("dropout", "attention_dropout", "drop_path"):
-            if not 0.0 <= float(getattr(self, name)) < 1.0:
+            if not _finite_number(getattr(self, name)) or not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
 
     @property
@@ -155,16 +174,24 @@ class ModelCard:
         if len(labels) != self.arch.num_classes:
             raise ConfigError(f"the card has {len(labels)} labels but the model has {self.arch.num_classes} classes")
         object.__setattr__(self, "heads", _checked_heads(self.heads, len(labels)))
-        if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
-            raise ConfigError(f"frame_stride must be a positive integer, got {self.frame_stride!r}")
-        if self.fps is not None and not (isinstance(self.fps, (int, float)) and self.fps > 0):
-            raise ConfigError(f"fps must be positive, got {self.fps!r}")
+        if not isinstance(self.frame_stride, int) or isinstance(self.frame_stride, bool) or not 1 <= self.frame_stride <= 256:
+            raise ConfigError(f"frame_stride must be a positive integer up to 256, got {self.frame_stride!r}")
+        if self.fps is not None and not (_finite_number(self.fps) and 0 < self.fps <= 10000):
+            raise ConfigError(f"fps must be a positive number, got {self.fps!r}")
         if self.resize_shorter is not None and (not isinstance(self.resize_shorter, int)
-                                                or self.resize_shorter < self.arch.image_size):
-            raise ConfigError(f"resize_shorter must be an integer >= image_size {self.arch.image_size}, "
-                              f"got {self.resize_shorter!r}")
+                                                or isinstance(self.resize_shorter, bool)
+                                                or not self.arch.image_size <= self.resize_shorter <= MAX_RESIZE):
+            raise ConfigError(f"resize_shorter must be an integer from image_size {self.arch.image_size} to "
+                              f"{MAX_RESIZE}, got {self.resize_shorter!r}")
+        for name in ("value_scale", "value_offset"):
+            if not _finite_number(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)!r}")
         for name in ("mean", "std"):
-            values = tuple(float(v) for v in getattr(self, name))
+            raw = getattr(self, name)
+            if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__") \
+                    or not all(_finite_number(v) for v in raw):
+                raise ConfigError(f"{name} must be a list of {self.arch.in_channels} finite numbers, got {raw!r}"[:200])
+            values = tuple(float(v) for v in raw)
             if len(values) != self.arch.in_channels:
                 raise ConfigError(f"{name} needs {self.arch.in_channels} values, got {len(values)}")
             object.__setattr__(self, name, values)
@@ -262,6 +289,8 @@ class ModelCard:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"the model card is not valid JSON: {e}") from e
+        except RecursionError as e:
+            raise ConfigError("the model card is nested too deeply to be a model card") from e
         return cls.from_dict(data)
 
     @classmethod

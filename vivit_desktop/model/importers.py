@@ -107,25 +107,43 @@ _HF_ACTIVATIONS = {"gelu": "gelu", "gelu_fast": "gelu_tanh", "gelu_new": "gelu_t
 
 def hf_vivit_config(hf_config: Mapping[str, Any]) -> ViViTConfig:
     """A Hugging Face `VivitConfig` (as the dict in config.json) -> ViViTConfig (Model 1)."""
+    if not isinstance(hf_config, Mapping):
+        raise ForeignWeightsError(f"config.json holds a {type(hf_config).__name__}, not an object")
     if hf_config.get("model_type") != "vivit":
         raise ForeignWeightsError(f"config.json is for model_type {hf_config.get('model_type')!r}, not 'vivit'")
 
-    def get(name: str, default: Any) -> Any:
-        return hf_config.get(name, default)
+    def get(name: str, default: Any, kind: type = int) -> Any:
+        value = hf_config.get(name, default)
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is int and ok and value < 1:
+            ok = False
+        if not ok:
+            raise ForeignWeightsError(f"config.json field {name!r} must be a positive whole number"
+                                      if kind is int else f"config.json field {name!r} has the wrong type: {value!r}"[:160])
+        return value
 
-    image_size = get("image_size", 224)
+    image_size = hf_config.get("image_size", 224)
     if isinstance(image_size, (list, tuple)):
-        if len(set(image_size)) != 1:
-            raise ForeignWeightsError(f"non-square image_size {image_size} is not supported")
+        if len(image_size) != 2 or len(set(image_size)) != 1:
+            raise ForeignWeightsError(f"non-square image_size {image_size} is not supported"[:160])
         image_size = image_size[0]
-    tubelet = list(get("tubelet_size", [2, 16, 16]))
-    if len(tubelet) != 3 or tubelet[1] != tubelet[2]:
-        raise ForeignWeightsError(f"tubelet_size {tubelet} is not t x p x p")
-    act = get("hidden_act", "gelu_fast")
-    if act not in _HF_ACTIVATIONS:
-        raise ForeignWeightsError(f"hidden_act {act!r} is not supported (supported: {', '.join(_HF_ACTIVATIONS)})")
-    id2label = get("id2label", None)
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
+        raise ForeignWeightsError(f"config.json field 'image_size' must be a positive whole number, got {image_size!r}"[:160])
+    tubelet = hf_config.get("tubelet_size", [2, 16, 16])
+    if not isinstance(tubelet, (list, tuple)) or len(tubelet) != 3 or tubelet[1] != tubelet[2] \
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in tubelet):
+        raise ForeignWeightsError(f"tubelet_size {tubelet!r} is not [t, p, p] of positive whole numbers"[:160])
+    tubelet = list(tubelet)
+    act = hf_config.get("hidden_act", "gelu_fast")
+    if not isinstance(act, str) or act not in _HF_ACTIVATIONS:
+        raise ForeignWeightsError(f"hidden_act {act!r} is not supported (supported: {', '.join(_HF_ACTIVATIONS)})"[:200])
+    id2label = hf_config.get("id2label", None)
+    if id2label is not None and not isinstance(id2label, Mapping):
+        raise ForeignWeightsError("config.json field 'id2label' must be an object of class index -> name")
     num_classes = len(id2label) if id2label else get("num_labels", 2)
+    eps = hf_config.get("layer_norm_eps", 1e-6)
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not 0 < eps < 1:
+        raise ForeignWeightsError(f"config.json field 'layer_norm_eps' must be a small positive number, got {eps!r}"[:160])
     return ViViTConfig(
         variant=SPATIO_TEMPORAL,
         hidden_size=get("hidden_size", 768),
@@ -138,18 +156,20 @@ def hf_vivit_config(hf_config: Mapping[str, Any]) -> ViViTConfig:
         image_size=image_size,
         in_channels=get("num_channels", 3),
         num_classes=num_classes,
-        qkv_bias=bool(get("qkv_bias", True)),
+        qkv_bias=get("qkv_bias", True, bool),
         activation=_HF_ACTIVATIONS[act],
-        layer_norm_eps=float(get("layer_norm_eps", 1e-6)),
+        layer_norm_eps=float(eps),
     )
 
 
 def hf_labels(hf_config: Mapping[str, Any], num_classes: int) -> tuple[str, ...]:
     id2label = hf_config.get("id2label") or {}
     try:
-        by_index = {int(k): str(v) for k, v in id2label.items()}
+        by_index = {int(k): v for k, v in id2label.items()}
     except (TypeError, ValueError) as e:
         raise ForeignWeightsError(f"id2label has a key that is not a class index: {e}") from e
+    if not all(isinstance(v, str) for v in by_index.values()):
+        raise ForeignWeightsError("id2label's names must be text")
     return tuple(by_index.get(i, f"class_{i}") for i in range(num_classes))
 
 
@@ -177,20 +197,40 @@ def _hf_preprocessing(directory: Path, image_size: int) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     path = directory / "preprocessor_config.json"
     if path.is_file():
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise CheckpointError(path, f"not valid JSON: {e}") from e
-    size = settings.get("size") or {"shortest_edge": 256}
-    shortest = size.get("shortest_edge") if isinstance(size, Mapping) else None
-    scale = float(settings.get("rescale_factor", 1 / 127.5)) if settings.get("do_rescale", True) else 1.0
-    offset = -1.0 if settings.get("offset", True) and settings.get("do_rescale", True) else 0.0
-    if settings.get("do_normalize", True):
-        mean = settings.get("image_mean", [0.5, 0.5, 0.5])
-        std = settings.get("image_std", [0.5, 0.5, 0.5])
+        settings = _read_json(path)
+        if not isinstance(settings, Mapping):
+            raise CheckpointError(path, f"holds a {type(settings).__name__}, not an object")
+
+    def field(name: str, default: Any, check, what: str) -> Any:
+        value = settings.get(name, default)
+        if not check(value):
+            raise CheckpointError(path, f"field {name!r} must be {what}, got {value!r}"[:200])
+        return value
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def flag(v) -> bool:
+        return isinstance(v, bool)
+
+    def triple(v) -> bool:
+        return isinstance(v, (list, tuple)) and len(v) == 3 and all(number(x) for x in v)
+
+    size = field("size", {"shortest_edge": 256}, lambda v: v is None or isinstance(v, Mapping), "an object")
+    size = size or {"shortest_edge": 256}
+    shortest = size.get("shortest_edge")
+    if shortest is not None and not (isinstance(shortest, int) and not isinstance(shortest, bool)
+                                     and 1 <= shortest <= 4096):
+        raise CheckpointError(path, f"size.shortest_edge must be a whole number of pixels up to 4096, got {shortest!r}"[:200])
+    rescale = field("do_rescale", True, flag, "true or false")
+    scale = float(field("rescale_factor", 1 / 127.5, lambda v: number(v) and v > 0, "a positive number")) if rescale else 1.0
+    offset = -1.0 if field("offset", True, flag, "true or false") and rescale else 0.0
+    if field("do_normalize", True, flag, "true or false"):
+        mean = field("image_mean", [0.5, 0.5, 0.5], triple, "three numbers")
+        std = field("image_std", [0.5, 0.5, 0.5], lambda v: triple(v) and all(x > 0 for x in v), "three positive numbers")
     else:
         mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-    resize = int(shortest) if settings.get("do_resize", True) and shortest else None
+    resize = int(shortest) if field("do_resize", True, flag, "true or false") and shortest else None
     return {"resize_shorter": max(resize, image_size) if resize else None, "value_scale": scale,
             "value_offset": offset, "mean": tuple(mean), "std": tuple(std)}
 
@@ -206,10 +246,7 @@ def import_hf_vivit(directory: str | Path):
                               "and model.safetensors (or pytorch_model.bin)")
     if not config_path.is_file():
         raise CheckpointError(directory, "no config.json: not a Hugging Face checkpoint directory")
-    try:
-        hf_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(config_path, f"not valid JSON: {e}") from e
+    hf_config = _read_json(config_path)
     state = _read_hf_weights(directory)
     try:
         native, config = convert_hf_vivit(state, hf_config)
@@ -234,13 +271,25 @@ def import_hf_vivit(directory: str | Path):
     return model.eval()
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(path, f"not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise CheckpointError(path, "nested too deeply to be a configuration file") from e
+    except OSError as e:
+        raise CheckpointError(path, f"cannot be read: {e.strerror or e}") from e
+
+
 def _read_hf_weights(directory: Path) -> dict[str, Tensor]:
     index = directory / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (json.JSONDecodeError, KeyError, AttributeError) as e:
-            raise CheckpointError(index, f"invalid shard index: {e}") from e
+        data = _read_json(index)
+        weight_map = data.get("weight_map") if isinstance(data, Mapping) else None
+        if not isinstance(weight_map, Mapping) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(index, "invalid shard index: no weight_map of names to shard files")
+        shards = sorted(set(weight_map.values()))
         state: dict[str, Tensor] = {}
         for shard in shards:
             state.update(read_state_dict(directory / Path(shard).name))
