@@ -99,11 +99,37 @@ def test_a_stream_that_dies_ends_with_a_clear_error(server):
 
 @pytest.mark.parametrize("silent", [True, False])
 def test_a_stream_that_never_connects_is_named(server, silent):
+    """A server that answers nothing readable and a port nobody listens on get different causes."""
     url = server("--silent").url() if silent else "http://127.0.0.1:9/nothing-listens"
     started = time.monotonic()
-    with pytest.raises(SourceError, match="could not connect within 1 s"):
+    cause = "accepts connections but did not send a video stream" if silent else "connection refused"
+    with pytest.raises(SourceError, match=cause):
         StreamSource(url, timeout_s=1)
     assert time.monotonic() - started < 5
+
+
+def test_a_server_that_sends_garbage_is_not_called_unreachable():
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        for _ in range(4):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"\x00\xff garbage, not a video \x13\x37" * 50)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with pytest.raises(SourceError, match="accepts connections but did not send a video stream"):
+            StreamSource(f"http://127.0.0.1:{port}/video", timeout_s=1)
+    finally:
+        listener.close()
 
 
 def test_passwords_stay_out_of_messages():

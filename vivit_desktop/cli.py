@@ -738,7 +738,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     from .engine.live import LiveRunner
     from .engine.predictor import Predictor
-    from .engine.sources import open_source, paced
+    from .engine.sources import open_source
     from .engine.windows import default_hop
 
     if (args.hop is not None and args.hop < 1) or args.top_k < 1:
@@ -763,26 +763,58 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"{result.end_time:8.2f} s  frames {w.start_frame}-{w.end_frame}  {top}  "
               f"(latency {result.latency_s * 1000:.0f} ms, {result.dropped} dropped)", flush=True)
 
-    if args.seconds:
-        timer = threading.Timer(args.seconds, stop.set)
-        timer.daemon = True
-        timer.start()
     started = time.perf_counter()
-    with source, LiveRunner(predictor, source.fps, hop, on_result=show, on_error=errors.append) as runner:
-        print(f"{source.name}: {source.fps:.1f} fps, model {model.card.name} on {predictor.device} "
-              f"({predictor.precision_used}: {predictor.precision_note}), hop {hop}; Ctrl+C stops", file=sys.stderr)
-        frames = source.frames() if source.is_live else paced(source.frames())
+    feeder = None
+    try:
+        with LiveRunner(predictor, source.fps, hop, on_result=show, on_error=errors.append) as runner:
+            feeder = _live_session(args, model, predictor, source, runner, stop, errors, hop, started)
+    finally:
+        if feeder is None or not feeder.is_alive():
+            source.close()  # a reader still blocked in a stalled stream's read is left to the process's exit
+    return 0
+
+
+def _live_session(args, model, predictor, source, runner, stop, errors, hop, started):
+    """Feed the runner from a thread, wait for --seconds, the end, a failure or Ctrl+C; returns the feeder."""
+    import threading
+    import time
+
+    from .engine.sources import paced
+
+    print(f"{source.name}: {source.fps:.1f} fps, model {model.card.name} on {predictor.device} "
+          f"({predictor.precision_used}: {predictor.precision_note}), hop {hop}; Ctrl+C stops", file=sys.stderr)
+    frames = source.frames() if source.is_live else paced(source.frames())
+    failure: list[BaseException] = []
+
+    def feed() -> None:  # a stalled stream blocks in its read: the clock and Ctrl+C must not wait for it
         try:
             runner.run(frames, stop)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            failure.append(e)
         finally:
             stop.set()
-            runner.wait_idle(30)
+
+    feeder = threading.Thread(target=feed, name="vivit-live-feed", daemon=True)
+    feeder.start()
+    try:
+        stop.wait(args.seconds)  # None: until the source ends or fails
+    except KeyboardInterrupt:
+        stop.set()
+        print("interrupted", file=sys.stderr)
+    stop.set()
+    feeder.join(0.5)
+    runner.wait_idle(1.0 if feeder.is_alive() else 30)
     elapsed = time.perf_counter() - started
     print(f"{runner.pushed} frames in {elapsed:.1f} s, {runner.completed} predictions, {runner.dropped} windows "
           "dropped (latest wins)", file=sys.stderr)
+    if failure and not isinstance(failure[0], KeyboardInterrupt):
+        raise failure[0]
     if errors:
         raise UserError(f"inference failed: {errors[0]}")
-    return 0
+    if runner.completed == 0:
+        raise UserError(f"no prediction: the source gave {runner.pushed} frame(s) in {elapsed:.1f} s, and a window "
+                        f"needs {model.card.num_frames} frames taken every {model.card.frame_stride}")
+    return feeder
 
 
 def _with_progress(description: str, total: int | None, quiet: bool, work):

@@ -21,6 +21,7 @@ OpenCV is kept only as a fallback for files PyAV cannot open (and for cameras an
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -63,11 +64,23 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _reported_fps(cap, fallback: float = 30.0) -> float:
-    """The frame rate a capture reports, or `fallback` where it reports none or nonsense
-    (0, NaN, 90000 for some streams)."""
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    return float(fps) if fps and 1.0 <= fps <= 1000.0 else fallback
+_MIN_FPS, _MAX_FPS = 0.01, 1000.0  # declared rates outside this are missing or nonsense (0, NaN, 90000)
+_FALLBACK_FPS = 30.0
+
+
+def _sane_fps(value) -> float | None:
+    """A declared frame rate as a float, or None where it is missing or nonsense. Slow rates are
+    real (time-lapse, surveillance: 0.5 or 0.1 fps) and kept as they are."""
+    try:
+        fps = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return fps if _MIN_FPS <= fps <= _MAX_FPS else None
+
+
+def _reported_fps(cap, fallback: float = _FALLBACK_FPS) -> float:
+    """The frame rate an OpenCV capture reports, or `fallback` where it reports none or nonsense."""
+    return _sane_fps(cap.get(cv2.CAP_PROP_FPS)) or fallback
 
 
 def _fourcc(cap: cv2.VideoCapture) -> str:
@@ -77,12 +90,15 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
 
 
 class VideoSource:
-    """Iterate `frames()` once; `frames_read` and `frames_skipped` are counted as it goes."""
+    """Iterate `frames()` once; `frames_read` and `frames_skipped` are counted as it goes.
+    Seekable sources (`seekable`) also answer `frame_at(index)`."""
 
     name: str = ""
     fps: float = 30.0
     is_live: bool = False
+    seekable: bool = False
     claimed_frame_count: int | None = None
+    ended_early: str | None = None  # why decoding stopped before the container's end, once it has
 
     def __init__(self) -> None:
         self.frames_read = 0
@@ -101,8 +117,201 @@ class VideoSource:
         self.close()
 
 
+class _CannotOpen(Exception):
+    """The decoder cannot open this file (the next one is tried)."""
+
+
+# A decoded picture, as a backend gives it: (pts in the backend's time base or None, whether the
+# decoder marks it a keyframe, the backend's own frame object).
+_Picture = tuple
+
+
+class _PyAVDecoder:
+    """Demuxes and decodes a file's first video stream with PyAV, reading on past damage."""
+
+    can_seek = True
+    _DEMUX_RETRIES = 32  # demuxer errors in a row (no packet between) before it counts as the end
+
+    def __init__(self, path: Path) -> None:
+        import av  # imported here: only file sources need it, and the window starts faster
+
+        self._av, self.path = av, path
+        self._container = None
+        try:
+            self._open()
+        except av.FFmpegError as e:
+            raise _CannotOpen(str(e)) from e
+        stream = self._stream
+        context = stream.codec_context
+        if context is None:
+            self.close()
+            raise _CannotOpen("no decoder for its video stream")
+        self.codec = context.codec.canonical_name if context.codec is not None else "unknown"
+        self.time_base = stream.time_base
+        self.fps = (_sane_fps(stream.average_rate) or _sane_fps(stream.guessed_rate)
+                    or _sane_fps(stream.base_rate))
+        self.duration = self._declared_duration()
+        if self.fps is None and stream.frames and self.duration:
+            self.fps = _sane_fps(stream.frames / self.duration)
+        claimed = stream.frames or (round(self.duration * self.fps) if self.duration and self.fps else 0)
+        self.claimed_frame_count = claimed if claimed > 0 else None
+        self.rejected = 0  # packets the decoder rejected since the last picture
+        self.demux_failure: str | None = None  # set when the demuxer could not get past an error
+
+    def _open(self) -> None:
+        self.close()
+        self._container = self._av.open(str(self.path), metadata_errors="ignore")
+        videos = self._container.streams.video
+        if not videos:
+            self.close()
+            raise _CannotOpen("it holds no video stream")
+        self._stream = videos[0]
+        self._stream.thread_type = "AUTO"
+
+    def _declared_duration(self) -> float | None:
+        """Seconds the container's header says the video stream lasts, for containers whose
+        header knows (MP4/MOV, Matroska/WebM); elsewhere FFmpeg may only estimate it from the
+        bitrate (MPEG-TS, AVI), which is no measure of where a file should end."""
+        stream, container = self._stream, self._container
+        kind = container.format.name
+        if kind.startswith("mov,") and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        if kind.startswith("matroska"):
+            text = (stream.metadata or {}).get("DURATION")
+            if text:  # "00:00:10.381000000"
+                try:
+                    h, m, sec = text.split(":")
+                    return int(h) * 3600 + int(m) * 60 + float(sec)
+                except ValueError:
+                    pass
+            if container.duration and len(container.streams) == 1:
+                return container.duration / 1_000_000
+        return None
+
+    def restart(self) -> Iterator[_Picture]:
+        """Decode from the start with a fresh decoder: exactly the sequential decode."""
+        self._open()
+        self.rejected, self.demux_failure = 0, None
+        return self._pictures()
+
+    def seek(self, pts: int) -> Iterator[_Picture]:
+        """Decode from a keyframe at or before `pts` (as the demuxer finds it)."""
+        self._container.seek(int(pts), stream=self._stream, backward=True)
+        self.rejected, self.demux_failure = 0, None
+        return self._pictures()
+
+    def _pictures(self) -> Iterator[_Picture]:
+        av, container, stream = self._av, self._container, self._stream
+        failures = 0
+        while True:
+            try:
+                for packet in container.demux(stream):
+                    failures = 0
+                    try:
+                        decoded = packet.decode()
+                    except av.FFmpegError:  # a damaged packet: its frame is lost, the next may decode
+                        self.rejected += 1
+                        continue
+                    for frame in decoded:
+                        yield frame.pts, bool(frame.key_frame), frame
+                return  # the demuxer met the end, and the last (empty) packet drained the decoder
+            except av.FFmpegError as e:  # the demuxer itself: try to read on past the damage
+                failures += 1
+                if failures > self._DEMUX_RETRIES:
+                    self.demux_failure = f"the demuxer could not read past damage ({e})"
+                    break
+        try:  # what the decoder still holds
+            for frame in stream.codec_context.decode(None):
+                yield frame.pts, bool(frame.key_frame), frame
+        except av.FFmpegError:
+            pass
+
+    @staticmethod
+    def to_rgb(frame) -> np.ndarray:
+        image = frame.to_ndarray(format="rgb24")
+        turns = round((frame.rotation or 0) / 90) % 4  # a phone's rotation tag: counter-clockwise degrees
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class _OpenCVDecoder:
+    """The fallback for files PyAV cannot open: OpenCV reads forward only (a seek restarts from
+    the first frame and decodes forward, which is exact but slow)."""
+
+    can_seek = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cap = None
+        self._open()
+        cap = self._cap
+        self.codec = _fourcc(cap)
+        self.time_base = 1 / 1_000_000  # pts in microseconds, from the capture's position in ms
+        self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
+        claimed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.claimed_frame_count = claimed if claimed > 0 else None
+        self.duration = None
+        self.rejected, self.demux_failure = 0, None
+
+    def _open(self) -> None:
+        self.close()
+        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if not self._cap.isOpened():
+            self.close()
+            raise _CannotOpen("OpenCV/FFmpeg could not open it")
+
+    def restart(self) -> Iterator[_Picture]:
+        self._open()
+        self.rejected = 0
+        return self._pictures()
+
+    def seek(self, pts: int) -> Iterator[_Picture]:
+        raise NotImplementedError
+
+    def _pictures(self) -> Iterator[_Picture]:
+        cap = self._cap
+        while True:
+            ok, image = cap.read()
+            if not ok:  # a bad frame in the middle (skip it, count it) or the end
+                for _ in range(_RETRIES_AFTER_BAD_FRAME):
+                    self.rejected += 1
+                    ok, image = cap.read()
+                    if ok:
+                        break
+                else:
+                    self.rejected = 0  # reads that fail at the end are no frames lost
+                    return
+            yield round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1000), False, image
+
+    @staticmethod
+    def to_rgb(image: np.ndarray) -> np.ndarray:
+        return _to_rgb(image)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
 class FileSource(VideoSource):
-    def __init__(self, path: str | Path) -> None:
+    """A video file, seekable and frame-accurate (see the module's docstring).
+
+    `frames(start=0)` yields frames in order; `frame_at(index)` returns one (IndexError past the
+    end). Both share one decoder and one index of what has been decoded (each frame's pts,
+    timestamp and whether it is a keyframe), built as decoding first reaches a frame: a seek
+    behind that frontier goes to the keyframe before the target, one beyond it decodes forward
+    from the frontier. `decoder`: "auto" (PyAV, OpenCV for what PyAV cannot open), "pyav" or
+    "opencv" (the benchmark and tests use these)."""
+
+    seekable = True
+    _WIDEN_TRIES = 3  # seeks to ever earlier keyframes before decoding from the start
+    _UNPLACED_LIMIT = 512  # pictures after a seek that match no known frame before it counts as lost
+
+    def __init__(self, path: str | Path, decoder: str = "auto") -> None:
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name
@@ -112,53 +321,206 @@ class FileSource(VideoSource):
             raise SourceError(f"{self.path}: is a folder; open it as an image sequence or pick a video in it")
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path}: the file is empty (0 bytes)")
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
-        if not self._cap.isOpened():
-            self._cap.release()
-            raise SourceError(f"{self.path}: not a video this program can read (OpenCV/FFmpeg could not open it)")
-        self.fps = _reported_fps(self._cap)
-        claimed = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.claimed_frame_count = claimed if claimed > 0 else None
-        self.codec = _fourcc(self._cap)
+        if decoder not in ("auto", "pyav", "opencv"):
+            raise ValueError(f"decoder {decoder!r}: use auto, pyav or opencv")
+        self._decoder = self._open_decoder(decoder)
+        d = self._decoder
+        self.decoder = "pyav" if isinstance(d, _PyAVDecoder) else "opencv"
+        self.codec, self.claimed_frame_count = d.codec, d.claimed_frame_count
+        if d.fps is None:
+            log.warning("%s: the file declares no usable frame rate; timing frames without a timestamp at "
+                        "%g fps", self.name, _FALLBACK_FPS)
+        self.fps = d.fps or _FALLBACK_FPS
+        self.frame_count: int | None = None  # known once decoding has met the end
+        # the index of what has been decoded, in frame order (the "frontier" is its length)
+        self._pts: list[int | None] = []
+        self._times: list[float] = []
+        self._keys: list[int] = []  # indices of the frames the decoder marked as keyframes, in order
+        self._key_set: set[int] = set()
+        self._by_pts: dict[int, int] = {}  # pts -> index, for pts seen exactly once
+        self._shared_pts: set[int] = set()  # pts seen more than once: they identify no frame
+        self._origin: float | None = None  # seconds of the first pts, timestamps count from it
+        # where the decoder is: the index its next picture has (None: not yet known after a
+        # seek), and whether its pictures equal the sequential decode's (after a seek: once it
+        # has passed a keyframe)
+        self._pictures: Iterator[_Picture] | None = None
+        self._next: int | None = None
+        self._trusted = False
+        self._seek_failures = 0  # seeks that landed past the target or did not match (the benchmark shows them)
+        self._margin = 0  # how many keyframes before the target's a seek goes to; widened when one lands late
 
-    def frames(self) -> Iterator[Frame]:
-        cap, interval = self._cap, 1.0 / self.fps
-        first_raw, last_time = 0.0, 0.0
+    def _open_decoder(self, which: str):
+        errors = []
+        for kind in (("pyav", "opencv") if which == "auto" else (which,)):
+            try:
+                return _PyAVDecoder(self.path) if kind == "pyav" else _OpenCVDecoder(self.path)
+            except _CannotOpen as e:
+                errors.append(str(e))
+        raise SourceError(f"{self.path}: not a video this program can read ({'; '.join(errors)}). If it plays "
+                          "elsewhere, convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        """Frames `start`, `start`+1, ... to the end, in order."""
+        index = start
         while True:
-            ok, image = cap.read()
-            if not ok:
-                ok, image = self._recover()
-                if not ok:
-                    break
-            raw = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if self.frames_read == 0:
-                first_raw, stamp = raw, 0.0  # times are relative to the first frame
-            else:
-                stamp = raw - first_raw
-                if not stamp > last_time:  # the decoder's time went backwards or stalled
-                    stamp = last_time + interval
-            last_time = stamp
-            frame = Frame(self.frames_read, stamp, _to_rgb(image))
+            try:
+                frame = self.frame_at(index)
+            except IndexError:
+                return
             self.frames_read += 1
             yield frame
-        if self.frames_read == 0:
-            raise SourceError(f"{self.path}: no frame could be decoded (codec {self.codec}); this build's decoder "
-                              "does not support it or the file is damaged. Convert it, e.g. "
-                              "`ffmpeg -i IN -c:v libx264 OUT.mp4`")
+            index += 1
 
-    def _recover(self) -> tuple[bool, np.ndarray | None]:
-        """A failed read: a bad frame in the middle (skip it, count it) or the end."""
-        for attempt in range(_RETRIES_AFTER_BAD_FRAME):
-            ok, image = self._cap.read()
-            if ok:
-                self.frames_skipped += attempt + 1
-                log.warning("%s: skipped %d undecodable frame(s) after frame %d", self.name, attempt + 1,
-                            self.frames_read - 1)
-                return True, image
-        return False, None
+    def frame_at(self, index: int) -> Frame:
+        """Frame `index` (0-based): the same picture and timestamp as the sequential `frames()`
+        gives it. IndexError past the last frame (`frame_count` is then known); SourceError if
+        the file has no decodable frame at all."""
+        if index < 0:
+            raise IndexError(f"frame {index}: indices start at 0")
+        if self.frame_count is not None and index >= self.frame_count:
+            raise IndexError(f"frame {index}: {self.name} has {self.frame_count} frames")
+        self._position_for(index)
+        for attempt in range(self._WIDEN_TRIES + 2):
+            found = self._decode_to(index)
+            if found is not None:
+                return found
+            if self.frame_count is not None and index >= self.frame_count:
+                if self.frame_count == 0:
+                    raise SourceError(f"{self.path}: no frame could be decoded (codec {self.codec}); this build's "
+                                      "decoder does not support it or the file is damaged. Convert it, e.g. "
+                                      "`ffmpeg -i IN -c:v libx264 OUT.mp4`")
+                raise IndexError(f"frame {index}: {self.name} has {self.frame_count} frames")
+            # the seek landed past the target, or what it decoded did not match the index: seek
+            # further back from now on (this file's demuxer lands late), in the end from the start
+            self._seek_failures += 1
+            self._margin = min(2 * self._margin + 1, 15)
+            self._position_for(index, moved=True, from_start=attempt + 1 >= self._WIDEN_TRIES)
+        raise SourceError(f"{self.path}: frame {index} does not decode the same way twice; the file is damaged. "
+                          "Convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
+
+    def _position_for(self, target: int, moved: bool = False, from_start: bool = False) -> None:
+        """Put the decoder where its pictures lead to `target` the cheapest way: on from where
+        it is, from a keyframe `self._margin` keyframes before the target, or from the start.
+        `moved`: where it is will not do (the last try failed)."""
+        last = min(target, len(self._pts) - 1)  # seek within what has been decoded
+        if not moved and self._pictures is not None and self._trusted and self._next is not None \
+                and self._next <= target:
+            keyframe = self._keyframe_before(last)
+            if keyframe is None or keyframe <= self._next:
+                return  # decoding on from here is no longer than from the keyframe before the target
+        keyframe = self._keyframe_before(last, back=self._margin)
+        pts = self._pts[keyframe] if keyframe is not None else None
+        if from_start or keyframe is None or keyframe == 0 or pts is None or not self._decoder.can_seek:
+            self._pictures, self._next, self._trusted = self._decoder.restart(), 0, True
+        else:
+            self._pictures, self._next, self._trusted = self._decoder.seek(pts), None, False
+
+    def _keyframe_before(self, index: int, back: int = 0) -> int | None:
+        """The keyframe at or before `index`, or `back` keyframes before that one."""
+        if index < 0 or not self._keys:
+            return None
+        at = bisect.bisect_right(self._keys, index) - 1 - back
+        return self._keys[at] if at >= 0 else None
+
+    def _decode_to(self, target: int) -> Frame | None:
+        """Decode from where the decoder is to `target`, extending the index past the frontier.
+        None when the target could not be reached this way (the end, or an unreliable seek)."""
+        decoder, unplaced = self._decoder, 0
+        for pts, key, raw in self._pictures:
+            index = self._next
+            if index is None:  # just after a seek: find where we are by the pts
+                index = self._by_pts.get(pts) if pts is not None else None
+                if index is None:
+                    unplaced += 1  # a leading picture the sequential decode never showed with this pts
+                    if unplaced > self._UNPLACED_LIMIT:
+                        return self._lost()
+                    continue
+                if index > target:
+                    return self._lost()  # landed past the target
+            frontier = len(self._pts)
+            if index < frontier:
+                if pts != self._pts[index] and pts is not None and self._pts[index] is not None:
+                    return self._lost()  # not the picture the sequential decode had here
+                decoder.rejected = 0  # damage behind the frontier was counted when first met
+                if key and not self._trusted and index in self._key_set:
+                    self._trusted = True
+            elif index == frontier:
+                if not self._trusted:
+                    return self._lost()
+                self._extend(pts, key)
+            else:
+                return self._lost()
+            self._next = index + 1
+            if index == target:
+                if not self._trusted:
+                    return self._lost()  # no keyframe between the landing and the target
+                return Frame(index, self._times[index], decoder.to_rgb(raw))
+        # the decoder met the end
+        if self._next == len(self._pts) and self._trusted:
+            self._end()
+        else:
+            self._pictures = None
+        return None
+
+    def _lost(self) -> None:
+        self._pictures, self._next, self._trusted = None, None, False
+        return None
+
+    def _extend(self, pts: int | None, key: bool) -> None:
+        """Frame number `len(self._pts)` decoded for the first time: fix its timestamp."""
+        index = len(self._pts)
+        tb, interval = float(self._decoder.time_base), 1.0 / self.fps
+        previous = self._times[-1] if self._times else None
+        stamp = None
+        if pts is not None:
+            if self._origin is None:  # times count from the first frame's pts
+                self._origin = pts * tb - (previous + interval if previous is not None else 0.0)
+            stamp = pts * tb - self._origin
+        if previous is not None and (stamp is None or not stamp > previous):
+            stamp = previous + interval  # a missing pts, or one that went backwards or stalled
+        self._pts.append(pts)
+        self._times.append(stamp if stamp is not None else 0.0)
+        if key or index == 0:
+            self._keys.append(index)
+            self._key_set.add(index)
+        if pts is not None:
+            if pts in self._by_pts:
+                self._shared_pts.add(pts)
+                del self._by_pts[pts]
+            elif pts not in self._shared_pts:
+                self._by_pts[pts] = index
+        if self._decoder.rejected:
+            self.frames_skipped += self._decoder.rejected
+            log.warning("%s: skipped %d undecodable frame(s) before frame %d", self.name, self._decoder.rejected,
+                        index)
+            self._decoder.rejected = 0
+
+    def _end(self) -> None:
+        """The sequential decode met the end: the true frame count, and whether it came early."""
+        decoder, first_time = self._decoder, self.frame_count is None
+        self.frame_count = len(self._pts)
+        self._pictures = None
+        if not first_time:
+            return
+        if decoder.rejected:
+            self.frames_skipped += decoder.rejected
+            log.warning("%s: skipped %d undecodable frame(s) at the end", self.name, decoder.rejected)
+            decoder.rejected = 0
+        reason = decoder.demux_failure
+        if reason is None and decoder.duration and self._times:
+            interval = 1.0 / self.fps
+            span = self._times[-1] + interval
+            if span + max(1.0, 2 * interval) < decoder.duration:
+                reason = (f"the last decodable frame is at {self._times[-1]:.1f} s of the {decoder.duration:.1f} s "
+                          "the container declares: the file is cut short or damaged")
+        if reason:
+            self.ended_early = f"decoding stopped before the end of the file: {reason}"
+            log.warning("%s: %s", self.name, self.ended_early)
 
     def close(self) -> None:
-        self._cap.release()
+        self._pictures = None
+        self._decoder.close()
 
 
 class ImageFolderSource(VideoSource):
@@ -312,8 +674,7 @@ class StreamSource(_LiveCapture):
         self.reconnects = 0
         self._cap = self._connect()
         if self._cap is None:
-            raise SourceError(f"{self.name}: could not connect within {timeout_s:g} s. Check the address, that the "
-                              "stream is running, and that no firewall blocks it")
+            raise SourceError(f"{self.name}: {why_no_stream(url, timeout_s)}")
         self.fps = _reported_fps(self._cap)
 
     def _connect(self):
@@ -357,6 +718,40 @@ class StreamSource(_LiveCapture):
             pause = min(pause * 2, 4.0)
         raise SourceError(f"{self.name}: the stream dropped after {self.frames_read} frames and did not come back "
                           f"within {self.reconnect_s:g} s")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "rtsps": 322, "rtmp": 1935, "srt": 9000}
+
+
+def why_no_stream(url: str, timeout_s: float) -> str:
+    """Why a stream did not open, told apart by a plain connection to its host: a name that does
+    not resolve, a refused connection, silence, or a server that answers with something that is
+    not a video stream."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return "the address is malformed (check the port)"
+    if not host or port is None or scheme in ("udp",):
+        return (f"could not open the stream within {timeout_s:g} s. Check the address, that the stream is running, "
+                "and that no firewall blocks it")
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout_s, 5.0)):
+            pass
+    except socket.gaierror:
+        return f"cannot resolve the host name {host!r} (offline, or a typing mistake?)"
+    except ConnectionRefusedError:
+        return f"connection refused: nothing listens at {host}:{port}. Is the stream running, on that port?"
+    except (socket.timeout, TimeoutError):
+        return f"no answer from {host}:{port} (a firewall, or the host is down)"
+    except OSError as e:
+        return f"cannot reach {host}:{port} ({e.strerror or e})"
+    return (f"{host}:{port} accepts connections but did not send a video stream this program can read within "
+            f"{timeout_s:g} s; check the path and the protocol (e.g. the camera's MJPEG or RTSP address)")
 
 
 def _redact(url: str) -> str:

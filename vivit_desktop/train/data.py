@@ -143,6 +143,9 @@ def _clip_entries(folder: Path) -> list[Path]:
 
 def class_folders(root: str | Path) -> list[Path]:
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root} is a file, not a folder; a dataset is a folder with one sub-folder of clips per "
+                        "class")
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; a dataset is a folder with one sub-folder of clips per class")
     folders = [p for p in _clip_entries(root) if p.is_dir()]

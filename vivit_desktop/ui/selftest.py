@@ -207,9 +207,9 @@ def run(video: str | None = None, device: str = "auto", out=sys.stdout) -> int:
         try:
             detail = check()
             status = "ok  "
-        except CheckFailed as exc:
+        except (CheckFailed, ValueError, OSError) as exc:  # bad input or a broken bundle: said in one line
             detail, status = str(exc), "FAIL"
-        except Exception as exc:  # a self-test reports every failure and goes on with the next check
+        except Exception as exc:  # a bug: its traceback, and the next check
             detail, status = f"{type(exc).__name__}: {exc}", "FAIL"
             traceback.print_exc(file=sys.stderr)
         failed += status == "FAIL"
