@@ -274,3 +274,15 @@ def test_model1_of_another_size_or_classes():
     with pytest.raises(ForeignWeightsError, match="do not fit the model .*start from weights of the model's size"):
         init_from_model1(small("fdp"), create_model("vivit_t16x2_st", hidden_size=64, num_heads=4, mlp_dim=96, depth=3,
                                                     image_size=32, num_frames=4, num_classes=3).state_dict())
+
+
+def test_placeholder_labels_become_the_shipped_list_of_as_many_classes(tmp_path):
+    """google/vivit-b-16x2-kinetics400's config names its classes LABEL_0..LABEL_399 only."""
+    config = transformers.VivitConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
+                                      intermediate_size=64, image_size=32, num_frames=4, num_labels=400)
+    assert config.id2label[116] == "LABEL_116"
+    directory = tmp_path / "hf-k400"
+    transformers.VivitForVideoClassification(config).save_pretrained(directory)
+    model = import_hf_vivit(directory)
+    assert model.card.labels[116] == "eating spaghetti" and len(model.card.labels) == 400
+    assert "kinetics400" in model.card.provenance["labels"]

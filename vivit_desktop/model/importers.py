@@ -252,15 +252,27 @@ def import_hf_vivit(directory: str | Path):
         native, config = convert_hf_vivit(state, hf_config)
     except (ForeignWeightsError, ValueError, TypeError) as e:
         raise CheckpointError(directory, f"cannot import: {e}") from e
+    labels, labels_note = hf_labels(hf_config, config.num_classes), None
+    if all(re.fullmatch(r"(LABEL_|class_)\d+", label) for label in labels):
+        # transformers' placeholder names (google/vivit-b-16x2-kinetics400 has only LABEL_0..399):
+        # the shipped list of as many classes, in the order its checkpoints use (labels/SOURCES.md)
+        from .labels import guess_label_set
+
+        shipped = guess_label_set(config.num_classes)
+        if shipped is not None and not shipped.heads:
+            labels = shipped.labels
+            labels_note = (f"config.json names the classes only LABEL_0..; the labels are the shipped {shipped.name} "
+                           "list (vivit_desktop/labels/SOURCES.md)")
     card = ModelCard(
         arch=config,
         name=directory.name,
-        labels=hf_labels(hf_config, config.num_classes),
+        labels=labels,
         frame_stride=2,
         description="Imported from a Hugging Face VivitForVideoClassification checkpoint.",
         provenance={"source": "huggingface", "path": str(directory.resolve()),
                     "architectures": hf_config.get("architectures", []),
-                    "note": "frame_stride 2 is the paper's Kinetics sampling; the checkpoint does not record it"},
+                    "note": "frame_stride 2 is the paper's Kinetics sampling; the checkpoint does not record it",
+                    **({"labels": labels_note} if labels_note else {})},
         **_hf_preprocessing(directory, config.image_size),
     )
     with torch.device("meta"):
