@@ -372,42 +372,29 @@ def _number(text: str, kind: type):
     return value
 
 
-def _bounded_int(low: int, high: int):
-    def parse(text: str) -> int:
-        value = _number(text, int)
-        if not low <= value <= high:
+def _ranged(kind: type, low: float | None = None, high: float | None = None, above: float | None = None):
+    """An argparse type: a finite `kind` number from `low` to `high`, or more than `above`."""
+    def parse(text: str):
+        value = _number(text, kind)
+        if low is not None and high is not None and not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} must be from {low} to {high}")
+        if low is not None and high is None and value < low:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {low}" if low else f"{text} cannot be negative")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"{text} must be more than {above}")
         return value
-    parse.__name__ = "whole number"
+    parse.__name__ = "whole number" if kind is int else "number"  # argparse names the type in its message
     return parse
 
 
-def _positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+def _bounded_int(low: int, high: int):
+    return _ranged(int, low, high)
 
 
-def _non_negative_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} cannot be negative")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} cannot be negative")
-    return value
+_positive_int = _ranged(int, 1)
+_non_negative_int = _ranged(int, 0)
+_positive_float = _ranged(float, above=0)
+_non_negative_float = _ranged(float, 0)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

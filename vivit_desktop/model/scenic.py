@@ -53,6 +53,7 @@ from .config import (
     ViViTConfig,
 )
 from .importers import ForeignWeightsError
+from .registry import VARIANT_CODES
 
 # flax.serialization._MsgpackExtType
 EXT_NDARRAY, EXT_COMPLEX, EXT_SCALAR = 1, 2, 3
@@ -66,8 +67,6 @@ SCENIC_EVAL = {"frame_stride": 2, "resize_shorter_per_224": 256, "value_scale": 
                "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
 DEFAULT_FRAMES, DEFAULT_IMAGE_SIZE = 32, 224
 
-VARIANT_CODES = {"st": SPATIO_TEMPORAL, "fe": FACTORISED_ENCODER, "fsa": FACTORISED_SELF_ATTENTION,
-                 "fdp": FACTORISED_DOT_PRODUCT}
 
 
 class UnreadableArray:
@@ -220,6 +219,7 @@ def find_params(tree: Mapping[str, Any]) -> dict:
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": x}} -> {"a/b": x}; an already flat mapping comes back as a copy."""
     out: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
@@ -399,7 +399,7 @@ def convert_scenic_vivit(params: Mapping[str, Any], *, num_frames: int | None = 
     MLP size, tubelet, temporal depth and classes from the shapes; frames and image size from the
     position embeddings, with `num_frames`/`image_size` where the split is ambiguous (default:
     32 frames of 224x224); `attention_order` for Model 3 (scenic's default time_space)."""
-    flat = flatten(params) if any(isinstance(v, dict) for v in params.values()) else dict(params)
+    flat = flatten(params)
     wanted = VARIANT_CODES.get(variant, variant) if variant else None
     if wanted is not None and wanted not in VARIANT_CODES.values():
         raise ForeignWeightsError(f"unknown variant {variant!r}; use st, fe, fsa or fdp")
@@ -482,7 +482,7 @@ def convert_scenic_vivit(params: Mapping[str, Any], *, num_frames: int | None = 
 def scenic_image_vit_to_timm(params: Mapping[str, Any]) -> dict[str, Tensor]:
     """A scenic image ViT (scenic/projects/baselines/vit.py: 4-D `embedding/kernel`, `cls`,
     `Transformer/...`) -> timm's names, for `image_vit_to_vivit` (train --init)."""
-    flat = flatten(params) if any(isinstance(v, dict) for v in params.values()) else dict(params)
+    flat = flatten(params)
     kernel = _array(flat, "embedding/kernel")
     if kernel.ndim != 4:
         raise ForeignWeightsError(f"embedding/kernel is {kernel.shape}: not an image ViT's (p, p, channels, width)")
