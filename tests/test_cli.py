@@ -79,3 +79,10 @@ def test_no_sub_command_means_the_window_and_sub_commands_stay_headless():
     assert not wants_gui(["analyze", "video.mp4"]) and not wants_gui(["--help"]) and not wants_gui(["-v", "models"])
     done = run("--help-commands")
     assert done.returncode == 0 and "analyze" in done.stdout and "train" in done.stdout
+
+
+@pytest.mark.parametrize("word, hint", [("analyse", "did you mean `vivit-desktop analyze`?"),
+                                        ("frobnicate", "the commands are: models")])
+def test_a_mistyped_command_is_not_opened_as_a_video(word, hint):
+    done = run(word, "clip.mp4")
+    assert done.returncode == 2 and f"unknown command {word!r}" in done.stderr and hint in done.stderr

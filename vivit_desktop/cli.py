@@ -231,9 +231,28 @@ def wants_gui(argv: Sequence[str]) -> bool:
     return not any(a in COMMANDS for a in argv)
 
 
+def _unknown_command(argv: Sequence[str]) -> str | None:
+    """`vivit-desktop analyse` used to open the window with "analyse" as a video: a first word
+    that is no command, no file, no camera index and no URL is a mistyped command."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return None
+    word = argv[0]
+    if Path(word).exists() or word.isdigit() or "://" in word or "/" in word or "\\" in word or "." in word:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean `vivit-desktop {close[0]}`?" if close else f"; the commands are: {', '.join(COMMANDS)}"
+    return f"vivit-desktop: unknown command {word!r} (and no file of that name){hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
+    unknown = _unknown_command(argv)
+    if unknown is not None:
+        print(unknown, file=sys.stderr)
+        return 2
     if wants_gui(argv):
         try:
             from .ui.app import main as gui_main
