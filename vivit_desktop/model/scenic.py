@@ -193,6 +193,8 @@ def read_flax_checkpoint(path: str | Path) -> dict:
         return _unchunk(tree)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(file, f"a chunked array is damaged: {e}") from e
+    except RecursionError as e:
+        raise CheckpointError(file, "nested too deeply to be a Flax checkpoint") from e
 
 
 # -- where the parameters are -----------------------------------------------------------------
