@@ -112,9 +112,15 @@ def test_container_frame_count_lies_and_we_count(tmp_path):
 
 
 @needs_media
-def test_undecodable_av1_says_so():
+def test_av1_decodes_and_a_codec_the_decoder_lacks_says_what_to_do():
+    """PyAV decodes AV1 (the clip's name is from when OpenCV was the decoder); the OpenCV
+    fallback still cannot, and says what to do."""
+    with FileSource(MEDIA / "testsrc2_av1_undecodable.mkv") as source:
+        frames = list(source.frames())
+    assert len(frames) == 10 and source.codec == "av1" and frames[0].image.shape == (120, 160, 3)
+    assert [f.timestamp for f in frames] == pytest.approx([i / 10 for i in range(10)])
     with pytest.raises(SourceError, match="no frame could be decoded.*AV01.*ffmpeg"):
-        list(FileSource(MEDIA / "testsrc2_av1_undecodable.mkv").frames())
+        list(FileSource(MEDIA / "testsrc2_av1_undecodable.mkv", decoder="opencv").frames())
 
 
 @needs_media

@@ -88,7 +88,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     def result(frame_count: int) -> AnalysisResult:
         return AnalysisResult(
             source=source.name, fps=fps, frame_count=frame_count, frames_skipped=source.frames_skipped,
-            claimed_frame_count=source.claimed_frame_count, card=card, hop=settings.hop, windows=windows,
+            claimed_frame_count=source.claimed_frame_count, ended_early=source.ended_early or "", card=card,
+            hop=settings.hop, windows=windows,
             seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=buffer.peak)
 
     # every frame must lie in some window's span: on a slow video (1 fps against a model that

@@ -4,7 +4,8 @@ never over an existing file unless asked).
 
 JSON schema `vivit-desktop/analysis` version 1:
     {"schema", "version", "source", "video_sha256", "fps", "frame_count", "claimed_frame_count",
-     "frames_skipped", "model": {"name", "variant", "sha256", "labels"},
+     "frames_skipped", "ended_early" (why decoding stopped before the file's end, or ""),
+     "model": {"name", "variant", "sha256", "labels"},
      "settings": {"hop", "num_frames", "frame_stride", "clip_fps", "image_size",
                   "post": {"smoothing", "mean_frames", "ema_alpha", "threshold", "class_thresholds",
                            "hysteresis", "min_bout_s"}},
@@ -94,6 +95,7 @@ class AnalysisResult:
     seconds: float
     device: str = "cpu"
     peak_buffered_frames: int = 0
+    ended_early: str = ""  # why decoding stopped before the container's end ("" when it did not)
     model_sha256: str = ""
     video_sha256: str = ""
     post: PostProcessing = field(default_factory=PostProcessing)
@@ -223,7 +225,9 @@ class AnalysisResult:
     def warnings(self) -> list[str]:
         """What makes this result partial, in words a user can act on."""
         out = []
-        if self.claimed_frame_count and self.frame_count < self.claimed_frame_count * 0.98:
+        if self.ended_early:
+            out.append(self.ended_early)
+        elif self.claimed_frame_count and self.frame_count + self.frames_skipped < self.claimed_frame_count * 0.98:
             out.append(f"decoding stopped after {self.frame_count} of the {self.claimed_frame_count} frames the "
                        "container claims: the file is truncated or damaged, or its header is wrong")
         if self.frames_skipped:
@@ -306,6 +310,7 @@ class AnalysisResult:
                                         np.asarray(attention, np.float64), w["latency_s"]))
         return cls(source=data["source"], fps=float(data["fps"]), frame_count=frame_count,
                    frames_skipped=data["frames_skipped"], claimed_frame_count=data["claimed_frame_count"], card=card,
+                   ended_early=data["ended_early"] if isinstance(data.get("ended_early"), str) else "",
                    hop=settings["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
                    model_sha256=model["sha256"], video_sha256=data["video_sha256"])
 
@@ -329,7 +334,8 @@ class AnalysisResult:
         return {
             "schema": SCHEMA, "version": SCHEMA_VERSION, "source": self.source, "video_sha256": self.video_sha256,
             "fps": self.fps, "frame_count": self.frame_count, "claimed_frame_count": self.claimed_frame_count,
-            "frames_skipped": self.frames_skipped, "model": self._model(), "settings": self._settings(),
+            "frames_skipped": self.frames_skipped, "ended_early": self.ended_early, "model": self._model(),
+            "settings": self._settings(),
             "device": self.device, "seconds": round(self.seconds, 3),
             "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
                          "start_frame": w.start_frame, "end_frame": w.end_frame,

@@ -15,8 +15,10 @@ OpenCV is kept only as a fallback for files PyAV cannot open (and for cameras an
   stretches), the frame gets the previous time plus the nominal frame interval: times always
   increase, and a frame's time is fixed when it is first decoded.
 - Damage: packets the decoder rejects are skipped and counted in `frames_skipped` (one frame
-  each), and decoding reads on to the real end. When decoding stops before the container's end
-  (the demuxer cannot get past damage, or the file is cut short), `ended_early` says so.
+  each; after damage, also the packets no frame came out with), and decoding reads on to the
+  real end (skips are logged at INFO: the result's summary reports them). When decoding stops
+  before the container's end (the demuxer cannot get past damage, or the file is cut short),
+  `ended_early` says so.
 """
 
 from __future__ import annotations
@@ -129,25 +131,27 @@ _Picture = tuple
 class _PyAVDecoder:
     """Demuxes and decodes a file's first video stream with PyAV, reading on past damage."""
 
-    can_seek = True
     _DEMUX_RETRIES = 32  # demuxer errors in a row (no packet between) before it counts as the end
 
     def __init__(self, path: Path) -> None:
         import av  # imported here: only file sources need it, and the window starts faster
 
+        from av.video.reformatter import VideoReformatter
+
         self._av, self.path = av, path
         self._container = None
+        self._reformatter = VideoReformatter()
         try:
             self._open()
         except av.FFmpegError as e:
-            raise _CannotOpen(str(e)) from e
+            raise _CannotOpen(f"FFmpeg: {e.strerror or type(e).__name__}") from e
         stream = self._stream
         context = stream.codec_context
         if context is None:
             self.close()
             raise _CannotOpen("no decoder for its video stream")
         self.codec = context.codec.canonical_name if context.codec is not None else "unknown"
-        self.time_base = stream.time_base
+        self.time_base = float(stream.time_base or 0) or 1 / 90000  # seconds per pts tick
         self.fps = (_sane_fps(stream.average_rate) or _sane_fps(stream.guessed_rate)
                     or _sane_fps(stream.base_rate))
         self.duration = self._declared_duration()
@@ -156,11 +160,13 @@ class _PyAVDecoder:
         claimed = stream.frames or (round(self.duration * self.fps) if self.duration and self.fps else 0)
         self.claimed_frame_count = claimed if claimed > 0 else None
         self.rejected = 0  # packets the decoder rejected since the last picture
+        self.rejected_total = 0
+        self.sent_pts: set[int] = set()  # every packet's pts: a frame should come out with each
         self.demux_failure: str | None = None  # set when the demuxer could not get past an error
 
     def _open(self) -> None:
         self.close()
-        self._container = self._av.open(str(self.path), metadata_errors="ignore")
+        self._container = self._av.open(str(self.path))
         videos = self._container.streams.video
         if not videos:
             self.close()
@@ -175,15 +181,14 @@ class _PyAVDecoder:
         stream, container = self._stream, self._container
         kind = container.format.name
         if kind.startswith("mov,") and stream.duration and stream.time_base:
-            return float(stream.duration * stream.time_base)
+            return stream.duration * float(stream.time_base)
         if kind.startswith("matroska"):
-            text = (stream.metadata or {}).get("DURATION")
-            if text:  # "00:00:10.381000000"
-                try:
-                    h, m, sec = text.split(":")
-                    return int(h) * 3600 + int(m) * 60 + float(sec)
-                except ValueError:
-                    pass
+            try:
+                text = stream.metadata.get("DURATION")  # "00:00:10.381000000"
+                h, m, sec = text.split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+            except (AttributeError, UnicodeDecodeError, ValueError):  # no tag, or not one we can read
+                pass
             if container.duration and len(container.streams) == 1:
                 return container.duration / 1_000_000
         return None
@@ -194,9 +199,13 @@ class _PyAVDecoder:
         self.rejected, self.demux_failure = 0, None
         return self._pictures()
 
-    def seek(self, pts: int) -> Iterator[_Picture]:
-        """Decode from a keyframe at or before `pts` (as the demuxer finds it)."""
-        self._container.seek(int(pts), stream=self._stream, backward=True)
+    def seek(self, pts: int) -> Iterator[_Picture] | None:
+        """Decode from a keyframe at or before `pts` (as the demuxer finds it); None where the
+        demuxer cannot seek this file."""
+        try:
+            self._container.seek(int(pts), stream=self._stream, backward=True)
+        except self._av.FFmpegError:
+            return None
         self.rejected, self.demux_failure = 0, None
         return self._pictures()
 
@@ -207,10 +216,13 @@ class _PyAVDecoder:
             try:
                 for packet in container.demux(stream):
                     failures = 0
+                    if packet.size and packet.pts is not None and not packet.is_discard:
+                        self.sent_pts.add(packet.pts)
                     try:
                         decoded = packet.decode()
                     except av.FFmpegError:  # a damaged packet: its frame is lost, the next may decode
                         self.rejected += 1
+                        self.rejected_total += 1
                         continue
                     for frame in decoded:
                         yield frame.pts, bool(frame.key_frame), frame
@@ -226,10 +238,11 @@ class _PyAVDecoder:
         except av.FFmpegError:
             pass
 
-    @staticmethod
-    def to_rgb(frame) -> np.ndarray:
-        image = frame.to_ndarray(format="rgb24")
-        turns = round((frame.rotation or 0) / 90) % 4  # a phone's rotation tag: counter-clockwise degrees
+    def to_rgb(self, frame) -> np.ndarray:
+        # one reformatter for the whole file: `frame.to_ndarray` would set up a new conversion
+        # for every frame, which halves the decoding speed
+        image = self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        turns = round((frame.rotation or 0) / 90) % 4  # a phone's rotation tag, in degrees counter-clockwise
         return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
     def close(self) -> None:
@@ -242,8 +255,6 @@ class _OpenCVDecoder:
     """The fallback for files PyAV cannot open: OpenCV reads forward only (a seek restarts from
     the first frame and decodes forward, which is exact but slow)."""
 
-    can_seek = False
-
     def __init__(self, path: Path) -> None:
         self.path = path
         self._cap = None
@@ -255,7 +266,8 @@ class _OpenCVDecoder:
         claimed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.claimed_frame_count = claimed if claimed > 0 else None
         self.duration = None
-        self.rejected, self.demux_failure = 0, None
+        self.rejected, self.rejected_total, self.demux_failure = 0, 0, None
+        self.sent_pts: set[int] = set()  # OpenCV gives no packets
 
     def _open(self) -> None:
         self.close()
@@ -269,8 +281,8 @@ class _OpenCVDecoder:
         self.rejected = 0
         return self._pictures()
 
-    def seek(self, pts: int) -> Iterator[_Picture]:
-        raise NotImplementedError
+    def seek(self, pts: int) -> None:
+        return None  # OpenCV's seeking is not frame-accurate: the caller starts again instead
 
     def _pictures(self) -> Iterator[_Picture]:
         cap = self._cap
@@ -279,6 +291,7 @@ class _OpenCVDecoder:
             if not ok:  # a bad frame in the middle (skip it, count it) or the end
                 for _ in range(_RETRIES_AFTER_BAD_FRAME):
                     self.rejected += 1
+                    self.rejected_total += 1
                     ok, image = cap.read()
                     if ok:
                         break
@@ -319,6 +332,9 @@ class FileSource(VideoSource):
             raise SourceError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise SourceError(f"{self.path}: is a folder; open it as an image sequence or pick a video in it")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: is not a file but a device, a pipe or a socket; save the video to a "
+                              "file and open that")
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path}: the file is empty (0 bytes)")
         if decoder not in ("auto", "pyav", "opencv"):
@@ -350,13 +366,14 @@ class FileSource(VideoSource):
         self._margin = 0  # how many keyframes before the target's a seek goes to; widened when one lands late
 
     def _open_decoder(self, which: str):
-        errors = []
+        """PyAV, or OpenCV where PyAV cannot open the file; the message gives the first reason."""
+        reasons = []
         for kind in (("pyav", "opencv") if which == "auto" else (which,)):
             try:
                 return _PyAVDecoder(self.path) if kind == "pyav" else _OpenCVDecoder(self.path)
             except _CannotOpen as e:
-                errors.append(str(e))
-        raise SourceError(f"{self.path}: not a video this program can read ({'; '.join(errors)}). If it plays "
+                reasons.append(str(e))
+        raise SourceError(f"{self.path}: not a video this program can read ({reasons[0]}). If it plays "
                           "elsewhere, convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
 
     # -- reading ----------------------------------------------------------------------------------
@@ -411,10 +428,11 @@ class FileSource(VideoSource):
                 return  # decoding on from here is no longer than from the keyframe before the target
         keyframe = self._keyframe_before(last, back=self._margin)
         pts = self._pts[keyframe] if keyframe is not None else None
-        if from_start or keyframe is None or keyframe == 0 or pts is None or not self._decoder.can_seek:
-            self._pictures, self._next, self._trusted = self._decoder.restart(), 0, True
-        else:
+        self._drop_pictures()
+        if not (from_start or keyframe is None or keyframe == 0 or pts is None):
             self._pictures, self._next, self._trusted = self._decoder.seek(pts), None, False
+        if self._pictures is None:
+            self._pictures, self._next, self._trusted = self._decoder.restart(), 0, True
 
     def _keyframe_before(self, index: int, back: int = 0) -> int | None:
         """The keyframe at or before `index`, or `back` keyframes before that one."""
@@ -460,17 +478,25 @@ class FileSource(VideoSource):
         if self._next == len(self._pts) and self._trusted:
             self._end()
         else:
-            self._pictures = None
+            self._drop_pictures()
         return None
 
     def _lost(self) -> None:
-        self._pictures, self._next, self._trusted = None, None, False
+        self._drop_pictures()
+        self._next, self._trusted = None, False
         return None
+
+    def _drop_pictures(self) -> None:
+        """Stop the decoder's generator now (its demuxer lets go of its buffers), not whenever
+        it is collected, which could be after its container has been reopened."""
+        if self._pictures is not None:
+            self._pictures.close()
+            self._pictures = None
 
     def _extend(self, pts: int | None, key: bool) -> None:
         """Frame number `len(self._pts)` decoded for the first time: fix its timestamp."""
         index = len(self._pts)
-        tb, interval = float(self._decoder.time_base), 1.0 / self.fps
+        tb, interval = self._decoder.time_base, 1.0 / self.fps
         previous = self._times[-1] if self._times else None
         stamp = None
         if pts is not None:
@@ -492,21 +518,28 @@ class FileSource(VideoSource):
                 self._by_pts[pts] = index
         if self._decoder.rejected:
             self.frames_skipped += self._decoder.rejected
-            log.warning("%s: skipped %d undecodable frame(s) before frame %d", self.name, self._decoder.rejected,
-                        index)
+            log.info("%s: skipped %d undecodable frame(s) before frame %d", self.name, self._decoder.rejected, index)
             self._decoder.rejected = 0
 
     def _end(self) -> None:
         """The sequential decode met the end: the true frame count, and whether it came early."""
         decoder, first_time = self._decoder, self.frame_count is None
         self.frame_count = len(self._pts)
-        self._pictures = None
+        self._drop_pictures()
         if not first_time:
             return
         if decoder.rejected:
             self.frames_skipped += decoder.rejected
-            log.warning("%s: skipped %d undecodable frame(s) at the end", self.name, decoder.rejected)
+            log.info("%s: skipped %d undecodable frame(s) at the end", self.name, decoder.rejected)
             decoder.rejected = 0
+        if decoder.rejected_total and decoder.sent_pts:
+            # after damage the decoder may also drop frames without an error (those that refer to a
+            # lost keyframe): a packet whose pts no frame came out with is a lost frame
+            lost = len(decoder.sent_pts.difference(self._pts))
+            if lost > self.frames_skipped:
+                log.info("%s: %d more frame(s) after the damage did not decode", self.name,
+                         lost - self.frames_skipped)
+                self.frames_skipped = lost
         reason = decoder.demux_failure
         if reason is None and decoder.duration and self._times:
             interval = 1.0 / self.fps
@@ -519,7 +552,7 @@ class FileSource(VideoSource):
             log.warning("%s: %s", self.name, self.ended_early)
 
     def close(self) -> None:
-        self._pictures = None
+        self._drop_pictures()
         self._decoder.close()
 
 

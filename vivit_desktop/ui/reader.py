@@ -1,10 +1,12 @@
 """The reader thread: decodes the shown video and paces it.
 
-For a file it follows the play clock (play, pause, seek, step, speed, loop) with its own
-cv2.VideoCapture; for a camera or a stream it takes frames as they come from the engine's
-source and feeds each to the live analysis. It never touches a widget: the newest frame waits
-in a one-frame slot and `frame_ready` says one is there, so a slow window skips frames instead
-of queueing them (latest wins, as in the design's data flow).
+For a file it follows the play clock (play, pause, seek, step, speed, loop) through the engine's
+`FileSource`, the same decoder the analysis reads: playing decodes on from the frame shown, a
+seek or step asks `frame_at(index)`, so the picture shown for frame N and its time (the frame's
+timestamp) are the analysis's frame N and time. For a camera or a stream it takes frames as they
+come from the engine's source and feeds each to the live analysis. It never touches a widget:
+the newest frame waits in a one-frame slot and `frame_ready` says one is there, so a slow window
+skips frames instead of queueing them (latest wins, as in the design's data flow).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from ..engine.sources import Frame, SourceError, open_source, paced
+from ..engine.sources import FileSource, Frame, SourceError, open_source, paced
 
 log = logging.getLogger(__name__)
 
@@ -166,93 +168,87 @@ class ReaderThread(QThread):
                 self.playing_changed.emit(self.playing)
 
     def _run_file(self, path: Path) -> None:
-        if not path.exists():
-            raise SourceError(f"{path}: no such file")
-        probe = open_source(path)  # the engine's checks and messages (undecodable codecs and the like)
-        fps, claimed = probe.fps, probe.claimed_frame_count
-        probe.close()
-        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-        if not cap.isOpened():
-            raise SourceError(f"{path}: cannot be opened as a video")
-        try:
-            ok, image = cap.read()
-            if not ok:
-                raise SourceError(f"{path}: no frame could be decoded (unsupported codec or damaged file)")
-            h, w = image.shape[:2]
-            self.info = SourceInfo(path.name, fps, claimed or None, w, h, False, path)
+        with FileSource(path) as source:  # the engine's checks and messages (no such file, folder, codec...)
+            first = source.frame_at(0)  # SourceError when no frame decodes
+            h, w = first.image.shape[:2]
+            self.info = SourceInfo(path.name, source.fps, source.claimed_frame_count, w, h, False, path)
             self.opened.emit(self.info)
-            self._file_loop(cap, image, fps)
-        finally:
-            cap.release()
+            self._file_loop(source, first)
 
-    def _file_loop(self, cap: cv2.VideoCapture, first: np.ndarray, fps: float) -> None:
-        index = 0
-        known_end: int | None = None  # frames counted to the end (containers' counts lie)
-        self._show(cv2.cvtColor(first, cv2.COLOR_BGR2RGB), 0, 0.0)
-        clock_start, clock_index = time.perf_counter(), 0
+    def _file_loop(self, source: FileSource, first: Frame) -> None:
+        """Show frames when their timestamps say (divided by the speed), and apply commands as
+        they come. `upcoming` is the next frame, decoded ahead and waiting for its time."""
+        shown, upcoming = first, None
+        shown_at = time.perf_counter()
+        clock = (shown_at, shown.timestamp)  # (wall time, video time) the play clock runs from
+        end_reported = False
+        self._show(shown.image, shown.index, shown.timestamp)
 
-        def decode_at(target: int) -> int:
-            nonlocal known_end
-            target = max(0, target if known_end is None else min(target, known_end - 1))
-            if target != index + 1:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, target)
-            ok, image = cap.read()
-            if not ok:
-                if known_end is None and target == index + 1:
-                    known_end = target  # read on to the end: now the true frame count is known
-                return -1
-            self._show(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), target, target / fps)
-            return target
+        def report_end() -> None:
+            nonlocal end_reported
+            if not end_reported:  # now the true frame count is known (containers' counts lie)
+                end_reported = True
+                self.ended.emit(source.frame_count)
+
+        def frame_at(target: int) -> Frame:
+            """Frame `target`, or the last one where the video ends before it."""
+            try:
+                return source.frame_at(max(0, target))
+            except IndexError:
+                report_end()
+                return source.frame_at(source.frame_count - 1)
+
+        def at_end() -> bool:
+            return source.frame_count is not None and shown.index >= source.frame_count - 1
 
         while not self._stop.is_set():
             timeout = None
             if self.playing:
-                due = clock_start + (index + 1 - clock_index) / (fps * self.speed)
+                if upcoming is None:
+                    try:
+                        upcoming = source.frame_at(shown.index + 1)
+                    except IndexError:  # the end
+                        report_end()
+                        if not self.loop or source.frame_count < 2:
+                            self._set_playing(False)
+                            continue
+                        # again from the start, one frame interval after the last frame
+                        upcoming = source.frame_at(0)
+                        clock = (shown_at + 1.0 / (source.fps * self.speed), upcoming.timestamp)
+                due = clock[0] + (upcoming.timestamp - clock[1]) / self.speed
                 timeout = max(0.0, due - time.perf_counter())
             try:
                 command = self._commands.get(timeout=timeout) if timeout != 0 else self._commands.get_nowait()
             except queue.Empty:
                 command = None
-            if command is None:  # time for the next frame
-                got = decode_at(index + 1)
-                if got < 0:
-                    known_end = known_end or index + 1
-                    self.ended.emit(known_end)
-                    if self.loop:
-                        got = decode_at(0)
-                        index = max(got, 0)
-                        clock_start, clock_index = time.perf_counter(), index
-                    else:
-                        self._set_playing(False)
-                    continue
-                index = got
+            if command is None:  # the upcoming frame's time has come
+                shown, upcoming = upcoming, None
+                self._show(shown.image, shown.index, shown.timestamp)
+                shown_at = time.perf_counter()
                 self.decoded += 1
-                if time.perf_counter() - due > 0.25:  # far behind (a slow disk): restart the clock
-                    clock_start, clock_index = time.perf_counter(), index
+                if shown_at - due > 0.25:  # far behind (a slow disk or decoder): restart the clock
+                    clock = (shown_at, shown.timestamp)
                 continue
             kind = command[0]
             if kind == "quit":
                 return
             if kind in ("play", "pause", "toggle"):
                 playing = {"pause": False, "play": True}.get(kind, not self.playing)
-                if playing and known_end is not None and index >= known_end - 1:
-                    got = decode_at(0)  # play at the end starts again
-                    index = max(got, 0)
+                if playing and not self.playing and at_end():
+                    shown, upcoming = frame_at(0), None  # play at the end starts again
+                    self._show(shown.image, shown.index, shown.timestamp)
                 self._set_playing(playing)
-                clock_start, clock_index = time.perf_counter(), index
             elif kind in ("seek", "step"):
-                target = command[1] if kind == "seek" else index + command[1]
-                if known_end is not None:
-                    target = min(target, known_end - 1)
-                got = decode_at(max(0, target))
-                if got >= 0:
-                    index = got
-                clock_start, clock_index = time.perf_counter(), index
+                target = command[1] if kind == "seek" else shown.index + command[1]
+                shown, upcoming = frame_at(target), None
+                self._show(shown.image, shown.index, shown.timestamp)
             elif kind == "speed":
                 self.speed = max(0.05, command[1])
-                clock_start, clock_index = time.perf_counter(), index
             elif kind == "loop":
                 self.loop = command[1]
+                continue
+            shown_at = time.perf_counter()
+            clock = (shown_at, shown.timestamp)
 
     def _set_playing(self, playing: bool) -> None:
         if playing != self.playing:
