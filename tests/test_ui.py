@@ -245,6 +245,30 @@ def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtb
     assert any("tiny-st (user)" in a.text() for a in others.actions()) and "Compare with" in texts
 
 
+def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, qtbot, clip, tmp_path, monkeypatch):
+    """Models > Import checkpoint... with a scenic (Flax) file: the same import as the command line."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from scenic_fixtures import write_scenic_checkpoint
+
+    source = tmp_path / "ek" / "checkpoint"
+    source.parent.mkdir()
+    write_scenic_checkpoint(source, "fe", "optimizer", num_classes=397, depth=1, temporal_depth=1)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: "")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.models_menu.aboutToShow.emit()  # the user opens the Models menu
+    next(a for a in w.models_menu.actions() if a.text() == "Import checkpoint…").trigger()
+    run = _analysed(w, qtbot)
+    assert run.name == "checkpoint" and run.card.multi_head
+    assert (tmp_path / "user-models" / "checkpoint.safetensors").exists()
+    qtbot.waitUntil(lambda: w.ranking.rowCount() == 397, timeout=5000)
+    assert w.ranking.item(0, 0).text().startswith("verb: ") and w.ranking.item(97, 0).text().startswith("noun: ")
+    w.show_card()  # an imported card has no training fps: it must still show
+
+
 def test_dropping_a_file_opens_it(window, qtbot, clip):
     from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
     from PySide6.QtGui import QDropEvent

@@ -82,8 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
                               "for checking the pipeline only); default: the shipped default model")
     analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     analyze.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
-                         help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B "
-                              "width and up)")
+                         help="a new window every HOP frames (default: the model's: 8; at ViViT-B width and "
+                              "up one tubelet's span, 4 frames, for Model 2 and 16 for the others)")
     analyze.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
                          help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
                               "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
@@ -110,6 +110,25 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="the label changes only when N consecutive frames agree (default 1)")
     post.add_argument("--min-bout", type=_non_negative_float, default=0.0, metavar="SECONDS",
                       help="merge segments shorter than this into a neighbour (default 0)")
+    cluster = analyze.add_argument_group(
+        "on a Ray cluster (pip install 'vivit-desktop[cluster]'; README: \"Analysing an archive on a cluster\")")
+    cluster.add_argument("--ray", nargs="?", const="", type=_ray_address, metavar="ADDRESS",
+                         help="one Ray task per video on a pool of workers that each load the model once; no "
+                              "ADDRESS: a local Ray instance, else auto, ray://HOST:PORT or HOST:PORT. Videos whose "
+                              "results exist and match (model and settings) are skipped, so a re-run resumes")
+    cluster.add_argument("--workers", type=_positive_int, metavar="N",
+                         help="workers (default: as many as the cluster's CPUs, or GPUs, hold)")
+    cluster.add_argument("--cpus-per-task", type=_positive_float, default=1.0, metavar="N",
+                         help="CPUs Ray reserves per worker (default 1)")
+    cluster.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                         help="torch threads per CPU worker (default: the node's cores, as a local run, so results "
+                              "equal a local run's; fewer is faster when workers share a node, but the last digit "
+                              "of a probability may then differ)")
+    cluster.add_argument("--gpus-per-task", type=_non_negative_float, default=None, metavar="N",
+                         help="GPUs per worker (default: 1 where the cluster has GPUs, else 0; 0.5 shares one "
+                              "GPU between two workers)")
+    cluster.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                         help="a video whose worker is lost is tried again up to N times (default 2)")
 
     live = sub.add_parser("live", help="predict live from a camera, a network stream or a file played in real time",
                           description="Causal windows ending at the newest frame; while the model is busy the "
@@ -120,8 +139,8 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--model", metavar="NAME|PATH", help="as for analyze (default: the shipped default model)")
     live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     live.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
-                      help="a new window every HOP frames (default: the model's: 8, or 16 for ViViT-B width "
-                           "and up)")
+                      help="a new window every HOP frames (default: the model's: 8; at ViViT-B width and up "
+                           "one tubelet's span, 4 frames, for Model 2 and 16 for the others)")
     live.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
                       help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
                            "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
@@ -410,6 +429,15 @@ def _bounded_int(low: int, high: int):
     return _ranged(int, low, high)
 
 
+def _ray_address(text: str) -> str:
+    from .cluster import check_address
+
+    try:
+        return check_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 _positive_int = _ranged(int, 1)
 _non_negative_int = _ranged(int, 0)
 _positive_float = _ranged(float, above=0)
@@ -417,22 +445,13 @@ _non_negative_float = _ranged(float, 0)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .model import import_hf_vivit, save_model
+    from .model import save_model
     from .model.config import VARIANT_TITLES
+    from .model.foreign import ScenicOptions, import_checkpoint
     from .paths import user_models_dir
 
-    scenic_options = [f"--{k.replace('_', '-')}" for k in ("num_frames", "image_size", "attention_order", "variant",
-                                                             "labels") if getattr(args, k) is not None]
-    if not args.path.exists():
-        raise UserError(f"{args.path}: no such file or folder (give a Hugging Face checkpoint folder or a scenic "
-                        "checkpoint file)")
-    if args.path.is_dir() and (args.path / "config.json").is_file():
-        if scenic_options:
-            raise UserError(f"{', '.join(scenic_options)} apply to scenic checkpoints; a Hugging Face folder says "
-                            "all of it in its config.json")
-        model, note = import_hf_vivit(args.path), ""
-    else:
-        model, note = _import_scenic(args)
+    options = ScenicOptions(args.num_frames, args.image_size, args.attention_order, args.variant, args.labels)
+    model, note = import_checkpoint(args.path, options, name=(args.output or args.path.resolve()).name)
     output = args.output
     if output is None:
         user_models_dir().mkdir(parents=True, exist_ok=True)
@@ -441,32 +460,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     c = model.config
     print(f"imported {args.path} -> {weights} + {card.name}")
     print(f"  {VARIANT_TITLES[c.variant]}, width {c.hidden_size}, depth {c.depth}, {c.num_classes} classes, "
-          f"{c.num_frames} frames of {c.image_size}px" + note)
+          f"{c.num_frames} frames of {c.image_size}px" + (f"; {note}" if note else ""))
     return 0
-
-
-def _import_scenic(args: argparse.Namespace):
-    from .model.labels import guess_label_set, label_set
-    from .model.scenic import import_scenic
-
-    chosen = label_set(args.labels) if args.labels else None
-    model = import_scenic(args.path, num_frames=args.num_frames, image_size=args.image_size,
-                          attention_order=args.attention_order, variant=args.variant,
-                          labels=chosen.labels if chosen else None, heads=chosen.heads if chosen else None,
-                          name=(args.output or args.path.resolve()).name)
-    note = ""
-    if chosen is None:
-        chosen = guess_label_set(model.config.num_classes)
-        if chosen is not None:
-            model.card = model.card.replace(labels=chosen.labels, heads=chosen.heads)
-            note = f"; labels: {chosen.name} (from the class count; --labels to choose others)"
-        else:
-            note = "; labels: class_0.. (no shipped set has this many classes; --labels FILE names them)"
-    if chosen is not None and chosen.frame_stride is not None:
-        model.card = model.card.replace(frame_stride=chosen.frame_stride)
-    if model.variant != "factorised_encoder" and args.num_frames is None and args.image_size is None:
-        note += "; frames and size split from the official 32x224² (--num-frames/--image-size if yours differ)"
-    return model, note
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -613,13 +608,6 @@ def _output_for(video: Path, out: Path | None, suffixes: tuple[str, ...], name: 
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
 def _post_processing(args: argparse.Namespace, labels: tuple[str, ...]):
     from .engine.postprocess import PostProcessing
 
@@ -649,27 +637,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .engine.predictor import Predictor
     from .engine.sources import SourceError
     from .engine.windows import default_hop
-    from .fileio import sweep_stale_temporaries
 
     settings = WindowSettings(hop=1 if args.hop is None else args.hop, batch_size=args.batch)  # checked now
     # (the model's own hop, when none is asked for, once the model is loaded)
     for spec in args.videos:
         if re.match(r"^[a-z][a-z0-9+.-]+://", spec, re.IGNORECASE):  # any URL (not C:/ on Windows)
             raise UserError(f"{spec}: analyze reads files; for a stream use `vivit-desktop live URL`")
+    if args.ray is not None:
+        from .cluster import import_ray
+
+        import_ray()  # without the extra: one line saying what to install, before anything is loaded
     model, model_hash = _load_for_analysis(args.model)
     post = _post_processing(args, model.card.qualified_labels)
     settings = dataclasses.replace(settings, hop=default_hop(model.card) if args.hop is None else args.hop)
+    if args.ray is not None:
+        return _analyze_on_cluster(args, model, model_hash, post, settings)
     predictor = Predictor(model, device=args.device, precision=args.precision)
     print(f"{model.card.name}: {predictor.device}, {predictor.precision_used} ({predictor.precision_note}), "
           f"hop {settings.hop}", file=sys.stderr)
     cache = ResultCache()
-    videos, failures = _collect_videos([Path(v) for v in args.videos])
-    many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
-    failures = max(failures, 0 if videos or failures else 1)
-    result_names = _output_names(videos, f".{args.format}")
-    annotated_names = _output_names(videos, ".annotated.mp4")
-    for folder in {p for p in (args.out, args.annotated) if p is not None}:
-        sweep_stale_temporaries(folder if folder.is_dir() else folder.parent)
+    videos, failures, many, result_names, annotated_names = _plan_videos(args)
     complete: list[Path] = []
     try:
         for video in videos:
@@ -689,53 +676,71 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _plan_videos(args: argparse.Namespace):
+    """(videos, inputs that failed, whether several, result names, annotated names); stale
+    temporaries in the output folders swept."""
+    from .fileio import sweep_stale_temporaries
+
+    videos, failures = _collect_videos([Path(v) for v in args.videos])
+    many = len(args.videos) > 1 or len(videos) > 1 or any(Path(p).is_dir() for p in args.videos)
+    failures = max(failures, 0 if videos or failures else 1)
+    result_names = _output_names(videos, f".{args.format}")
+    annotated_names = _output_names(videos, ".annotated.mp4")
+    for folder in {p for p in (args.out, args.annotated) if p is not None}:
+        sweep_stale_temporaries(folder if folder.is_dir() else folder.parent)
+    return videos, failures, many, result_names, annotated_names
+
+
+def _analyze_on_cluster(args, model, model_hash, post, settings) -> int:
+    """`analyze --ray`: the jobs the local loop would run, run by vivit_desktop.cluster's workers
+    (engine.service.run_job on each); videos whose results exist and match are skipped."""
+    from .cluster import ClusterOptions, analyze_on_cluster, model_files
+
+    videos, failures, many, result_names, annotated_names = _plan_videos(args)
+    jobs = []
+    for video in videos:
+        try:
+            jobs.append(_job_for(video, args, post, settings, many, result_names[video], annotated_names[video]))
+        except (UserError, OSError, ValueError) as e:
+            failures += 1
+            message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
+            print(f"error: {message}", file=sys.stderr)
+    options = ClusterOptions(address=args.ray or None, workers=args.workers, cpus_per_task=args.cpus_per_task,
+                             threads=args.threads, gpus_per_task=args.gpus_per_task, retries=args.retries, device=args.device,
+                             precision=args.precision, progress=not args.no_progress, verbose=args.verbose)
+    report = analyze_on_cluster(jobs, model_files(args.model, model, model_hash), model.card, options)
+    failed = failures + len(report.failed)
+    cached = sum(o.cached for o in report.outcomes)
+    if report.outcomes or report.failed:
+        print(f"{len(report.outcomes)} analysed ({cached} from the cache), {failed} failed, {report.skipped} skipped; "
+              f"{report.workers} worker{'s' if report.workers != 1 else ''}, {report.frames} frames in "
+              f"{report.seconds:.1f} s ({report.frames_per_second:.1f} frames/s)", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _analyze_one(video, args, model, model_hash, post, predictor, cache, settings, many, result_name,
                  annotated_name) -> list[Path]:
-    """One video: its outputs checked, analysed (or read from the cache), exported; returns the files written."""
-    from .engine.analysis import analyze_source
-    from .engine.sources import SourceError, open_source
-    from .fileio import check_writable, sha256_file
+    """One video: its outputs checked, analysed (or read from the cache), exported; returns the files
+    written. The work is engine.service.run_job, which the cluster runner's workers run too."""
+    from .engine.service import run_job
+
+    job = _job_for(video, args, post, settings, many, result_name, annotated_name)
+    outcome = run_job(job, predictor, model_hash, cache,
+                      lambda stage, description, total, work: _with_progress(description, total, args.no_progress,
+                                                                             work))
+    for line in outcome.summary:
+        print(line)
+    return outcome.written
+
+
+def _job_for(video, args, post, settings, many, result_name, annotated_name):
+    """What one video's analysis needs, its output paths chosen (UserError for a bad --out)."""
+    from .engine.service import AnalysisJob
 
     out = _output_for(video, args.out, (".json", ".csv"), result_name, many, "--out")
     annotated = _output_for(video, args.annotated, (".mp4",), annotated_name, many, "--annotated")
-    if not video.exists() and not video.is_symlink():
-        raise SourceError(f"{video}: no such file")
-    for target in (out, annotated):
-        if target is None:
-            continue
-        if _same_file(target, video):
-            raise UserError(f"{target} is the video being analysed; an output never replaces an input")
-        check_writable(target, args.force)  # refuse before spending time on the analysis
-    video_hash = sha256_file(video) if video.is_file() else ""
-    result = None if args.no_cache else cache.load(video_hash, model_hash, model.card, settings.hop)
-    if result is None:
-        with open_source(video) as source:
-            result = _with_progress(video.name, source.claimed_frame_count, args.no_progress,
-                                    lambda tick: analyze_source(source, predictor, settings, tick))
-        result.model_sha256, result.video_sha256 = model_hash, video_hash
-        if not result.windows:
-            raise SourceError(f"{video}: no window could be analysed ({result.frame_count} frames decoded); "
-                              "nothing was written")
-        cache.store(result)
-        cached = False
-    else:
-        cached = True
-    result.source = video.name  # the file analysed now, even if its content was analysed under another name
-    result.post = post
-    written = []
-    if out is not None and out.suffix.lower() == ".csv":
-        written = result.write_csv(out, overwrite=args.force, top_k=args.top_k)
-    elif out is not None:
-        written = result.write_json(out, overwrite=args.force, top_k=args.top_k)
-    if annotated is not None:
-        from .engine.annotate import write_annotated
-
-        with open_source(video) as source:
-            written.append(_with_progress(f"{video.name} (annotating)", result.frame_count, args.no_progress,
-                                          lambda tick: write_annotated(result, source, annotated, args.force,
-                                                                       min(args.top_k, 3), tick)))
-    _print_summary(video, result, written, cached)
-    return written
+    return AnalysisJob(video, out, annotated, settings, post, top_k=args.top_k, force=args.force,
+                       use_cache=not args.no_cache)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -831,27 +836,6 @@ def _with_progress(description: str, total: int | None, quiet: bool, work):
 
     with tqdm(total=total, unit="frame", desc=description, leave=False, file=sys.stderr) as bar:
         return work(bar.update)
-
-
-def _print_summary(video: Path, result, written, cached: bool = False) -> None:
-    counted = f"{result.frame_count} frames"
-    if result.claimed_frame_count and result.claimed_frame_count != result.frame_count:
-        counted += f" (the container claims {result.claimed_frame_count})"
-    if result.frames_skipped:
-        counted += f", {result.frames_skipped} undecodable skipped"
-    speed = result.frame_count / result.seconds if result.seconds else float("inf")
-    top = ", ".join(f"{label} {share:.0%}" for label, share in result.top_actions())
-    if cached:
-        print(f"{video}: {counted}, {len(result.windows)} windows, from the cache (no inference; --no-cache "
-              "to run again)")
-    else:
-        print(f"{video}: {counted}, {len(result.windows)} windows on {result.device}; "
-              f"{speed:.1f} frames/s, {result.duration / result.seconds if result.seconds else 0:.2f}x real time")
-    print(f"  top actions (share of frames): {top or 'none'}")
-    for warning in result.warnings():
-        print(f"  warning: {warning}")
-    for path in written:
-        print(f"  wrote {path}")
 
 
 def _config_overrides(pairs: list[str]) -> dict:

@@ -878,7 +878,7 @@ class MainWindow(QMainWindow):
         for title, values, current_value, setter in (
                 ("Device", DEVICES, self.device, self.set_device),
                 ("Precision", PRECISIONS, self.precision, self.set_precision),
-                ("Window hop", [(0, "The model's default (8; 16 for ViViT-B and up)")]
+                ("Window hop", [(0, "The model's default (8; ViViT-B and up: 4 for Model 2, else 16)")]
                  + [(h, f"every {h} frames") for h in HOPS], self.hop, self.set_hop)):
             sub = menu.addMenu(title)
             sub_group = QActionGroup(sub)
@@ -907,29 +907,27 @@ class MainWindow(QMainWindow):
 
     def import_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Import a Hugging Face ViViT checkpoint folder "
-                                                      "(or cancel to pick a native .safetensors)")
+                                                      "(or cancel to pick a file)")
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a native checkpoint", "",
-                                                  "Checkpoints (*.safetensors *.json)")
+            path, _ = QFileDialog.getOpenFileName(self, "Import a checkpoint: native, or scenic (JAX/Flax)", "",
+                                                  "Checkpoints (*.safetensors *.json checkpoint checkpoint_*);;"
+                                                  "All files (*)")
         if path:
             self.import_checkpoint(path)
 
     def import_checkpoint(self, path: str | Path) -> Path | None:
-        """Copy a native checkpoint, or convert a Hugging Face one, into the user models folder
-        and switch to it."""
-        from ..model import import_hf_vivit, load_model, save_model
+        """Copy a native checkpoint, or convert a Hugging Face or scenic one, into the user models
+        folder and switch to it (the same import as `vivit-desktop import`)."""
+        from ..model import save_model
+        from ..model.foreign import checkpoint_kind, import_checkpoint
         from ..paths import user_models_dir
 
         path = Path(path)
         folder = user_models_dir()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                model = import_hf_vivit(path)
-                name = path.name
-            else:
-                model = load_model(path)
-                name = path.stem
+            name = path.stem if checkpoint_kind(path) == "native" else path.resolve().name
+            model, note = import_checkpoint(path, name=name)
             target = folder / name
             if (folder / f"{name}.safetensors").exists():
                 if not self.ask(f"{name} is already in your models folder. Replace it?"):
@@ -938,7 +936,7 @@ class MainWindow(QMainWindow):
         except Exception as e:  # noqa: BLE001 - untrusted files: any failure is a message
             self.error("Cannot import this checkpoint", str(e))
             return None
-        self.statusBar().showMessage(f"Imported {weights.name} into {folder}", 8000)
+        self.statusBar().showMessage(f"Imported {weights.name} into {folder}" + (f" ({note})" if note else ""), 8000)
         self.set_model(str(weights))
         return weights
 
@@ -949,9 +947,13 @@ class MainWindow(QMainWindow):
             return
         card = run.card
         evaluation = getattr(card, "evaluation", None) or {}
-        rows = [("Name", card.name), ("Variant", card.variant), ("Labels", ", ".join(card.labels)),
-                ("Input", f"{card.num_frames} frames, one every {card.frame_stride} at {card.fps:g} fps, "
-                          f"{card.image_size}×{card.image_size} px"),
+        labels = "; ".join(f"{head}: {', '.join(card.labels[a:b][:40])}{' …' if b - a > 40 else ''}" if head else
+                           ", ".join(card.labels[:80]) + (" …" if len(card.labels) > 80 else "")
+                           for head, a, b in card.head_slices())
+        rows = [("Name", card.name), ("Variant", card.variant), ("Labels", labels),
+                ("Input", f"{card.num_frames} frames, one every {card.frame_stride}"
+                          + (f" at {card.fps:g} fps" if card.fps else " of the video's own") +
+                          f", {card.image_size}×{card.image_size} px"),
                 ("File", run.loaded.description)]
         for key in ("heldout_accuracy", "cpu_window_ms", "training_minutes"):
             if key in evaluation:
