@@ -5,7 +5,8 @@ its port on the first line of stdout, then serves until killed.
   /ts     an MPEG-TS file given by --ts, sent once
 Options: --fps F, --frames N (frames per connection, then the connection closes: a drop),
 --exit-after N (the whole server exits after N frames in all: a stream that never comes back),
---silent (accept connections and never answer: a stream that never connects).
+--silent (accept connections and never answer: a stream that never connects),
+--stall-after N (after N frames the connection stays open and silent: a stalled stream).
 Each frame shows its number as a bright bar at x = number (mod width), so a test can tell frames apart.
 """
 
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--exit-after", type=int, default=0, help="exit after this many frames in all")
     parser.add_argument("--ts", help="an MPEG-TS file to serve at /ts")
     parser.add_argument("--silent", action="store_true")
+    parser.add_argument("--stall-after", type=int, default=0,
+                        help="after this many frames a connection stays open and sends nothing more")
     args = parser.parse_args()
     sent = [0]
     lock = threading.Lock()
@@ -83,6 +86,9 @@ def main() -> None:
                     n += 1
                     if args.exit_after and count + 1 >= args.exit_after:
                         os._exit(0)
+                    if args.stall_after and n >= args.stall_after:
+                        while True:  # a stalled stream: connected, silent
+                            time.sleep(1)
                     time.sleep(1.0 / args.fps)
             except (BrokenPipeError, ConnectionResetError):
                 pass

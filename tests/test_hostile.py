@@ -372,3 +372,41 @@ def test_fuzzed_videos_cards_and_checkpoints(tmp_path, weights, capsys, seed):
     code, _, err = run_main("analyze", clip, "--model", folder / "w.safetensors", "--no-progress", capsys=capsys)
     assert code in (0, 1) and "Traceback" not in err and (code == 0 or one_clear_line(err))
     assert leftovers(tmp_path) == []
+
+
+# -- live sources end when asked --------------------------------------------------------------------
+
+@pytest.fixture
+def stalled_stream():
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("stream_server.py")), "--stall-after", "30"],
+                              stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    yield f"http://127.0.0.1:{port}/mjpeg"
+    server.kill()
+    server.wait()
+    server.stdout.close()
+
+
+def _live_elapsed(err: str) -> float:
+    line = next(line for line in err.splitlines() if " frames in " in line)
+    return float(line.split(" frames in ")[1].split(" s")[0])
+
+
+def test_live_on_a_stalled_stream_ends_when_its_seconds_are_up(stalled_stream, weights):
+    done = run_process("live", stalled_stream, "--model", weights, "--seconds", "3")
+    assert "Traceback" not in done.stderr
+    assert 2.5 <= _live_elapsed(done.stderr) <= 4.0  # it ran 15 s: the stalled read held the clock
+
+
+def test_ctrl_c_ends_live_at_once_even_on_a_stalled_stream(stalled_stream, weights):
+    process = subprocess.Popen([sys.executable, "-m", "vivit_desktop", "live", stalled_stream, "--model", str(weights)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    lines = []
+    while time.monotonic() < deadline and len(lines) < 2:  # predictions are coming: the stream is open
+        lines.append(process.stdout.readline())
+    time.sleep(2.0)  # the stream has stalled by now (30 frames at 25 fps)
+    asked = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert time.monotonic() - asked < 1.5  # it took 8.5 s
