@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 from vivit_desktop.engine.sources import LoopingSource, open_source  # noqa: E402
 from vivit_desktop.model import create_model, save_model  # noqa: E402
@@ -305,3 +305,36 @@ def test_a_two_head_model_shows_both_heads_in_the_panel_overlay_and_segments(qtb
         assert " + " in text and any(v in text for v in ("cut", "wash")) and any(n in text for n in labels[:3])
     finally:
         w.shutdown()
+
+
+def test_overlay_and_loop_menu_items_and_their_keys_work(window, qtbot, clip):
+    """Each printed `TypeError: QCheckBox.setChecked() takes exactly one argument (0 given)`."""
+    w = window
+    w.open_path(clip)
+    qtbot.waitUntil(lambda: w.info is not None, timeout=10000)
+    qtbot.keyClick(w, Qt.Key_O)
+    assert not w.overlay_box.isChecked() and not w.video.show_overlay and not w.overlay_action.isChecked()
+    w.overlay_box.click()  # the checkbox and the View menu agree
+    assert w.overlay_action.isChecked() and w.video.show_overlay
+    w.loop_action.trigger()
+    assert w.loop_box.isChecked()
+
+
+def test_escape_leaves_full_screen(window, qtbot):
+    w = window
+    qtbot.keyClick(w, Qt.Key_F)
+    qtbot.waitUntil(w.isFullScreen, timeout=3000)
+    qtbot.keyClick(w, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: not w.isFullScreen(), timeout=3000)
+
+
+def test_closing_while_a_video_opens_leaves_no_thread_running(qtbot, tmp_path, models, clip):
+    """The queued `opened` of a source closed since used to start an analysis on a closed window."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(models["st"]), settings=settings, show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_path(clip)
+    w.shutdown()  # at once, before the reader's `opened` is delivered
+    qtbot.wait(300)  # deliver whatever was queued
+    assert w.primary is None or not w.primary.running

@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QListWidget,
-                               QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QProgressDialog,
+                               QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QProgressDialog, QProxyStyle,
                                QSlider, QSpinBox, QSplitter, QStyle, QTableWidget, QTableWidgetItem,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -52,6 +52,16 @@ def sample_clip() -> Path:
 def format_time(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60)
     return f"{int(m)}:{s:05.2f}"
+
+
+class _ClickToSeekStyle(QProxyStyle):
+    """A left click on the seek slider's groove jumps there (a page step would move the handle
+    without seeking), as in video players."""
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None):
+        if hint == QStyle.SH_Slider_AbsoluteSetButtons:
+            return Qt.LeftButton.value
+        return super().styleHint(hint, option, widget, returnData)
 
 
 class ExportThread(QThread):
@@ -161,6 +171,8 @@ class MainWindow(QMainWindow):
         forward = button(QStyle.SP_MediaSeekForward, "Next frame (Right)", lambda: self.step(1))
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
+        self.slider.setStyle(_ClickToSeekStyle("Fusion"))
+        self.slider.style().setParent(self.slider)  # the style lives as long as the slider
         self.slider.sliderMoved.connect(self.seek)
         self.slider.sliderPressed.connect(lambda: self.seek(self.slider.value()))
         self.time_label = QLabel("0:00.00 / 0:00.00")
@@ -307,6 +319,10 @@ class MainWindow(QMainWindow):
         self._action(play, "Go to end", lambda: self.seek(self.slider.maximum()), Qt.Key_End)
         play.addSeparator()
         self._action(play, "Full screen", self.toggle_full_screen, Qt.Key_F)
+        leave = QAction(self)  # Esc leaves full screen (and does nothing otherwise)
+        leave.setShortcut(QKeySequence(Qt.Key_Escape))
+        leave.triggered.connect(lambda: self.toggle_full_screen() if self.isFullScreen() else None)
+        self.addAction(leave)
         self.loop_action = self._action(play, "Loop", self.loop_box.setChecked, checkable=True)
 
         self.models_menu = bar.addMenu("&Models")
@@ -314,7 +330,8 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         view.addAction(self.predictions_dock.toggleViewAction())
         view.addAction(self.attention_dock.toggleViewAction())
-        self._action(view, "Prediction overlay", self.overlay_box.setChecked, "O", checkable=True).setChecked(True)
+        self.overlay_action = self._action(view, "Prediction overlay", self.overlay_box.setChecked, "O", checkable=True)
+        self.overlay_action.setChecked(True)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About", self.about)
 
@@ -324,7 +341,8 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.WindowShortcut)
         action.setCheckable(checkable)
-        action.triggered.connect(slot if checkable else (lambda checked=False: slot()))
+        # a lambda taking the bool: PySide calls a bound C++ slot (QCheckBox.setChecked) with no argument
+        action.triggered.connect((lambda checked: slot(checked)) if checkable else (lambda checked=False: slot()))
         menu.addAction(action)
         self.addAction(action)  # shortcuts work in full screen, with the menu bar hidden
         return action
@@ -437,6 +455,8 @@ class MainWindow(QMainWindow):
         self.playhead = 0
 
     def _source_opened(self, info: SourceInfo) -> None:
+        if self.reader is None or info is not self.reader.info:
+            return  # a queued `opened` of a source closed or replaced since (closing at start-up, a quick reopen)
         self.info = info
         self.slider.setRange(0, max(0, (info.frame_count or 1) - 1))
         self.slider.setEnabled(not info.live)
@@ -446,10 +466,13 @@ class MainWindow(QMainWindow):
 
     def _source_error(self, message: str) -> None:
         had_frames = self.info is not None
+        spec = str(self.reader.spec) if self.reader is not None else ""
         self._close_source()
         self.video.clear("Could not open the source.\n\n" + message)
         self.setWindowTitle(APP)
-        self.error("Cannot play this source", message + ("" if had_frames else
+        # the conversion hint is for files only, and only where the engine's message has none
+        no_hint = had_frames or "ffmpeg" in message or "://" in spec or spec.isdigit()
+        self.error("Cannot play this source", message + ("" if no_hint else
                    "\n\nOpen another file (File ▸ Open), or convert this one, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"))
         self.source_failed.emit(message)
 
@@ -617,6 +640,7 @@ class MainWindow(QMainWindow):
             self.reader.set_loop(loop)
 
     def set_overlay_visible(self, shown: bool) -> None:
+        self.overlay_action.setChecked(shown) if hasattr(self, "overlay_action") else None  # the View menu agrees
         self.video.show_overlay = shown
         self.video.update()
 
@@ -722,7 +746,9 @@ class MainWindow(QMainWindow):
                 self.ranking.setCellWidget(row, 1, bar)
             else:
                 item.setText(label)
-            self.ranking.cellWidget(row, 1).setValue(int(round(p * 1000)))
+            bar = self.ranking.cellWidget(row, 1)
+            bar.setValue(int(round(p * 1000)))
+            bar.setFormat(f"{p:.0%}")  # %p truncates (54.6% read 54% here, 55% on the overlay)
 
     def _refresh(self) -> None:
         """10 Hz: status bar always; plots and segments only when results changed."""

@@ -74,13 +74,16 @@ class Timeline(_TimePlot):
         super().__init__("probability", parent)
         item = self.getPlotItem()
         item.setYRange(0, 1, padding=0.02)
-        self.legend = item.addLegend(offset=(-10, 5), labelTextSize="8pt", colCount=2)
+        self.legend = item.addLegend(offset=(-10, 5), labelTextSize="8pt", colCount=2,
+                                     brush=(24, 24, 28, 210))  # opaque enough that curves do not strike the names
         self.curves: list[pg.PlotDataItem] = []
         for i in range(LEADING):
-            curve = item.plot([], [], pen=pg.mkPen(PALETTE[i], width=1.5), name=" ")
+            curve = item.plot([], [], pen=pg.mkPen(PALETTE[i], width=1.5))  # named in the legend by set_probs
             self.curves.append(curve)
         self.threshold = pg.InfiniteLine(0.0, angle=0, movable=True, pen=pg.mkPen((255, 200, 80), width=1, style=Qt.DashLine),
-                                         label="threshold {value:.2f}", labelOpts={"position": 0.05, "color": (255, 200, 80)})
+                                         label="threshold {value:.2f}",  # left-aligned: not cut off at the left
+                                         labelOpts={"position": 0.02, "color": (255, 200, 80),
+                                                    "anchors": [(0, 0), (0, 1)]})
         self.threshold.setBounds((0, 1))
         self.threshold.sigPositionChangeFinished.connect(lambda line: self.threshold_dragged.emit(float(line.value())))
         item.addItem(self.threshold)
@@ -109,6 +112,7 @@ class Timeline(_TimePlot):
         if probs is None or not len(probs):
             for curve in self.curves:
                 curve.setData([], [])
+            self.legend.clear()  # no blank swatches, no names of a video no longer shown
             self.shown = []
             return
         with np.errstate(invalid="ignore"):

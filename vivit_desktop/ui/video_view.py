@@ -95,15 +95,18 @@ class VideoView(QWidget):
         lines = len(rows) + (1 if self._caption or self._state else 0)
         if not lines:
             return
-        box = QRectF(target.left() + 10, target.top() + 10, label_w + bar_w + 70 + 2 * pad, lines * line + 2 * pad)
+        text = f"{self._caption}  [{self._state}]" if self._state else self._caption
+        # wide enough for the caption too (within the picture)
+        width = max(label_w + bar_w + 70, min(metrics.horizontalAdvance(text), target.width() - 20 - 2 * pad))
+        box = QRectF(target.left() + 10, target.top() + 10, width + 2 * pad, lines * line + 2 * pad)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(0, 0, 0, 165))
         painter.drawRoundedRect(box, 6, 6)
         y = box.top() + pad
         if self._caption or self._state:
             painter.setPen(QColor(255, 200, 80) if self._state else QColor(200, 200, 200))
-            text = f"{self._caption}  [{self._state}]" if self._state else self._caption
-            painter.drawText(QRectF(box.left() + pad, y, box.width() - 2 * pad, line), Qt.AlignVCenter, text)
+            painter.drawText(QRectF(box.left() + pad, y, box.width() - 2 * pad, line), Qt.AlignVCenter,
+                             metrics.elidedText(text, Qt.ElideRight, int(box.width() - 2 * pad)))
             y += line
         for i, (label, p) in enumerate(rows):
             x = box.left() + pad
