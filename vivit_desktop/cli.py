@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -647,6 +646,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from .cluster import import_ray
 
         import_ray()  # without the extra: one line saying what to install, before anything is loaded
+    elif args.workers or args.threads or args.gpus_per_task is not None or args.cpus_per_task != 1.0 \
+            or args.retries != 2:
+        raise UserError("--workers, --threads, --cpus-per-task, --gpus-per-task and --retries apply to --ray runs; "
+                        "add --ray, or leave them out")
     model, model_hash = _load_for_analysis(args.model)
     post = _post_processing(args, model.card.qualified_labels)
     settings = dataclasses.replace(settings, hop=default_hop(model.card) if args.hop is None else args.hop)
@@ -654,7 +657,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return _analyze_on_cluster(args, model, model_hash, post, settings)
     predictor = Predictor(model, device=args.device, precision=args.precision)
     print(f"{model.card.name}: {predictor.device}, {predictor.precision_used} ({predictor.precision_note}), "
-          f"hop {settings.hop}", file=sys.stderr)
+          f"hop {settings.hop}")  # what runs, on stdout: stderr carries one line per problem
     cache = ResultCache()
     videos, failures, many, result_names, annotated_names = _plan_videos(args)
     complete: list[Path] = []
