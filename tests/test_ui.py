@@ -338,3 +338,26 @@ def test_closing_while_a_video_opens_leaves_no_thread_running(qtbot, tmp_path, m
     w.shutdown()  # at once, before the reader's `opened` is delivered
     qtbot.wait(300)  # deliver whatever was queued
     assert w.primary is None or not w.primary.running
+
+
+def test_int8_precision_and_the_models_default_hop(window, qtbot, clip):
+    from PySide6.QtWidgets import QMenu
+
+    from vivit_desktop.engine.windows import default_hop
+
+    w = window
+    assert w.hop == 0  # a fresh window: the model's own hop
+    w.open_path(clip)
+    run = _analysed(w, qtbot)
+    assert run.request.hop == default_hop(run.card) == 8 and len(run.windows) >= 60 // 8
+    w._fill_models()  # what opening the Models menu does
+    menus = {m.title(): m for m in w.models_menu.findChildren(QMenu)}
+    assert "Int8 on the CPU (dynamic quantisation)" in [a.text() for a in menus["Precision"].actions()]
+    assert [a.text() for a in menus["Window hop"].actions()][0].startswith("The model's default")
+    w.set_precision("int8")  # the runs restart with the model in int8
+    run = _analysed(w, qtbot)
+    assert run.predictor.precision_used == "int8" and run.predictor.device.type == "cpu"
+    assert np.allclose(np.stack([x.probs for x in run.windows]).sum(1), 1, atol=1e-5)
+    w._update_status()
+    assert w.status_labels["device"].text() == "Device: cpu, int8"
+    assert "dynamic quantisation" in w.status_labels["device"].toolTip()

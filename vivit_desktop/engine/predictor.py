@@ -47,6 +47,9 @@ def pick_device(choice: str = "auto") -> torch.device:
 
 INT8_MARGIN = 0.8  # `auto` picks int8 on the CPU when it takes at most this share of float32's time
 INT8_MIN_PASS_S = 0.02  # float32 passes faster than this: int8 cannot save enough to be worth trying
+INT8_MIN_WIDTH = 384  # narrower models (ViViT-Ti, the shipped ones) stay float32 without measuring:
+# their GEMMs are too small for int8 to pay off (measured slower), and a fixed rule keeps them
+# deterministic on a busy machine, where a clock can say anything
 _AUTO_DECISIONS: dict[tuple, tuple[str, str]] = {}  # (architecture, path, threads) -> (precision, why)
 
 
@@ -117,8 +120,9 @@ class Predictor:
       it measures at load, on the model's own input shape, a few interleaved passes in float32
       and in int8 (a tubelet's spatial encoding where the tubelet cache will run, else a whole
       window), and takes int8 where it needs at most `INT8_MARGIN` of float32's time. Models
-      whose float32 pass takes under `INT8_MIN_PASS_S` stay float32 without trying int8. The
-      decision is remembered per architecture and thread count for the process.
+      narrower than `INT8_MIN_WIDTH`, or whose float32 pass takes under `INT8_MIN_PASS_S`, stay
+      float32 without trying int8. The decision is remembered per architecture and thread count
+      for the process.
     - "float32": full precision everywhere.
     - "int8": dynamic int8 quantisation of the Linear layers (`quantize_int8`), on the CPU only:
       on a GPU it falls back to "auto"'s bf16/fp16 with a warning (a saved setting must not
@@ -150,7 +154,7 @@ class Predictor:
         asked, kind = self.precision, self.device.type
         if kind == "cuda":
             if asked == "float32":
-                return "float32", "float32 asked for"
+                return "float32", "asked for"
             half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
             if asked == "int8":
                 log.warning("int8 is dynamic quantisation for the CPU; on %s using %s autocast instead",
@@ -163,15 +167,17 @@ class Predictor:
                 return "float32", f"int8 runs on the CPU only; float32 on {kind}"
             return "float32", f"float32 on {kind}"
         if asked == "float32":
-            return "float32", "float32 asked for"
+            return "float32", "asked for"
         if asked == "int8":
             self.model = quantize_int8(self.model)
-            return "int8", "int8 asked for (dynamic quantisation of the Linear layers)"
+            return "int8", "asked for: dynamic quantisation of the Linear layers"
         return self._measure_cpu_precision()
 
     def _measure_cpu_precision(self) -> tuple[str, str]:
         """`auto` on the CPU: float32 or int8, whichever the clock says (see the class doc)."""
         c = self.model.config
+        if c.hidden_size < INT8_MIN_WIDTH:
+            return "float32", f"auto: width {c.hidden_size} is too narrow for int8 to pay off"
         tubelet = self.cache is not None
         key = (repr(c), tubelet, torch.get_num_threads())
         if key in _AUTO_DECISIONS:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..model.config import ModelCard
+from ..model.config import FACTORISED_ENCODER, ModelCard
 
 _TIE = 1e-9  # seconds: closer than this counts as a tie, which the earlier frame wins
 
@@ -105,14 +105,26 @@ class FrameBuffer:
         return len(self._arrays)
 
 
+
 DEFAULT_HOP = 8  # frames between windows, for models that take milliseconds per window
-LARGE_MODEL_HOP = 16  # for ViViT-B width and up (Kinetics-sized): chosen by bench/bench_kinetics_cpu.py
+LARGE_MODEL_HOP = 16  # ViViT-B width and up, without the tubelet cache: every window is a whole clip
 LARGE_MODEL_WIDTH = 768  # ViViT-B's hidden size
 
 
 def default_hop(card: ModelCard) -> int:
-    """The hop used when none is asked for: `LARGE_MODEL_HOP` for models of ViViT-B width or
-    more, `DEFAULT_HOP` otherwise. ViViT-B/16x2 FE with the tubelet cache and int8 keeps up with
-    30 fps input on a 2-core CPU from that hop on (bench/RESULTS.md); a smaller hop would only
-    drop windows there."""
-    return LARGE_MODEL_HOP if card.arch.hidden_size >= LARGE_MODEL_WIDTH else DEFAULT_HOP
+    """The hop used when none is asked for (bench/RESULTS.md, "Kinetics-sized models live").
+
+    - Models narrower than ViViT-B: `DEFAULT_HOP` (8 frames); they take milliseconds a window.
+    - Model 2 of ViViT-B width and up: one tubelet's span, `tubelet_size * frame_stride` source
+      frames (4 for the official 16x2 models): with the tubelet cache a window then costs one new
+      tubelet's spatial pass and the temporal encoder. Whether a machine keeps up with a live
+      source depends on that one cost, not on the hop; a smaller hop (2) shifts windows by half a
+      tubelet and doubles the work, a larger one makes each window wait for several tubelets.
+    - Other variants of ViViT-B width and up: `LARGE_MODEL_HOP` (16 frames): every window is a
+      whole clip (seconds on a CPU), so fewer windows is the only saving."""
+    arch = card.arch
+    if arch.hidden_size < LARGE_MODEL_WIDTH:
+        return DEFAULT_HOP
+    if arch.variant == FACTORISED_ENCODER:
+        return arch.tubelet_size * card.frame_stride
+    return LARGE_MODEL_HOP
