@@ -44,6 +44,11 @@ def test_cache_gives_back_the_same_results_keyed_by_video_model_and_hop(tmp_path
     assert cache.load("v" * 64, "m" * 64, model.card, 8) is None  # other hop
     assert cache.load("w" * 64, "m" * 64, model.card, 4) is None  # other video
     assert cache.load("v" * 64, "n" * 64, model.card, 4) is None  # other model
+    assert cache.load("v" * 64, "m" * 64, model.card, 4, "int8") is None  # other precision
+    result.precision = "int8"
+    cache.store(result)
+    assert cache.load("v" * 64, "m" * 64, model.card, 4, "int8").precision == "int8"
+    assert cache.load("v" * 64, "m" * 64, model.card, 4).precision == "float32"  # both kept
     result.model_sha256 = "random-weights"
     assert cache.store(result) is None  # random weights are never cached
 

@@ -90,7 +90,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             source=source.name, fps=fps, frame_count=frame_count, frames_skipped=source.frames_skipped,
             claimed_frame_count=source.claimed_frame_count, ended_early=source.ended_early or "", card=card,
             hop=settings.hop, windows=windows,
-            seconds=time.perf_counter() - started, device=str(predictor.device), peak_buffered_frames=buffer.peak)
+            seconds=time.perf_counter() - started, device=str(predictor.device),
+            precision=getattr(predictor, "precision_used", "float32"), peak_buffered_frames=buffer.peak)
 
     # every frame must lie in some window's span: on a slow video (1 fps against a model that
     # samples at 30) a window spans few source frames, and centres `hop` frames apart would leave

@@ -18,8 +18,12 @@ from .results import SCHEMA_VERSION, AnalysisResult, window_settings
 log = logging.getLogger(__name__)
 
 
-def cache_key(video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> str:
+def cache_key(video_sha256: str, model_sha256: str, card: ModelCard, hop: int, precision: str = "float32") -> str:
+    """The key of one analysis. Precision (int8, bf16) is part of it: its probabilities differ in
+    the last digits (float32 keys stay as they were before precision was a setting)."""
     settings = window_settings(card, hop) | {"video": video_sha256, "model": model_sha256, "version": SCHEMA_VERSION}
+    if precision != "float32":
+        settings["precision"] = precision
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -32,14 +36,16 @@ class ResultCache:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or user_cache_dir()
 
-    def _entry(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> tuple[Path, str]:
-        key = cache_key(video_sha256, model_sha256, card, hop)
+    def _entry(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int,
+               precision: str = "float32") -> tuple[Path, str]:
+        key = cache_key(video_sha256, model_sha256, card, hop, precision)
         return self.folder / f"{video_sha256[:16]}-{key[:24]}.json", key
 
-    def load(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int) -> AnalysisResult | None:
+    def load(self, video_sha256: str, model_sha256: str, card: ModelCard, hop: int,
+             precision: str = "float32") -> AnalysisResult | None:
         if not cacheable(video_sha256, model_sha256):
             return None
-        path, key = self._entry(video_sha256, model_sha256, card, hop)
+        path, key = self._entry(video_sha256, model_sha256, card, hop, precision)
         if not path.exists():
             return None
         try:
@@ -54,7 +60,7 @@ class ResultCache:
     def store(self, result: AnalysisResult) -> Path | None:
         if not cacheable(result.video_sha256, result.model_sha256):
             return None
-        path, key = self._entry(result.video_sha256, result.model_sha256, result.card, result.hop)
+        path, key = self._entry(result.video_sha256, result.model_sha256, result.card, result.hop, result.precision)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             result.check_finite()

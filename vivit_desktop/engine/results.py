@@ -9,7 +9,7 @@ JSON schema `vivit-desktop/analysis` version 1:
      "settings": {"hop", "num_frames", "frame_stride", "clip_fps", "image_size",
                   "post": {"smoothing", "mean_frames", "ema_alpha", "threshold", "class_thresholds",
                            "hysteresis", "min_bout_s"}},
-     "device", "seconds",
+     "device", "precision", "seconds",
      "windows":  [{"index", "centre_frame", "frames": [...], "start_frame", "end_frame",
                    "top": [[label, p], ...], "probs": [...], "attention": [...], "latency_s"}],
      "frames":   [{"frame", "time", "label", "confidence", "attention"}],
@@ -94,6 +94,7 @@ class AnalysisResult:
     windows: list[WindowResult]
     seconds: float
     device: str = "cpu"
+    precision: str = "float32"  # what the predictor ran in: float32, int8, bf16 or fp16
     peak_buffered_frames: int = 0
     ended_early: str = ""  # why decoding stopped before the container's end ("" when it did not)
     model_sha256: str = ""
@@ -291,6 +292,7 @@ class AnalysisResult:
         need(integer(settings.get("hop"), 1), "settings.hop")
         need(number(data.get("seconds")) and isinstance(data.get("source"), str) and isinstance(data.get("device"), str),
              "seconds, source or device")
+        need(data.get("precision", "float32") in ("float32", "int8", "bf16", "fp16"), "precision")
         raw = data.get("windows")
         need(isinstance(raw, list) and len(raw) <= frame_count * 2 + 8, "windows")
         classes, frames_per_window = len(card.labels), card.num_frames
@@ -312,6 +314,7 @@ class AnalysisResult:
                    frames_skipped=data["frames_skipped"], claimed_frame_count=data["claimed_frame_count"], card=card,
                    ended_early=data["ended_early"] if isinstance(data.get("ended_early"), str) else "",
                    hop=settings["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
+                   precision=data.get("precision", "float32"),
                    model_sha256=model["sha256"], video_sha256=data["video_sha256"])
 
     def _frame_rows(self) -> list[dict]:
@@ -336,7 +339,7 @@ class AnalysisResult:
             "fps": self.fps, "frame_count": self.frame_count, "claimed_frame_count": self.claimed_frame_count,
             "frames_skipped": self.frames_skipped, "ended_early": self.ended_early, "model": self._model(),
             "settings": self._settings(),
-            "device": self.device, "seconds": round(self.seconds, 3),
+            "device": self.device, "precision": self.precision, "seconds": round(self.seconds, 3),
             "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
                          "start_frame": w.start_frame, "end_frame": w.end_frame,
                          "top": [[label, round(p, 6)] for label, p in w.top(self.card, top_k)],

@@ -79,7 +79,8 @@ def run_job(job: AnalysisJob, predictor, model_hash: str, cache: ResultCache | N
             raise ValueError(f"{target} is the video being analysed; an output never replaces an input")
         check_writable(target, job.force)  # refuse before spending time on the analysis
     video_hash = sha256_file(video) if video.is_file() else ""
-    result = cache.load(video_hash, model_hash, card, job.settings.hop) if job.use_cache else None
+    result = cache.load(video_hash, model_hash, card, job.settings.hop,
+                        getattr(predictor, "precision_used", "float32")) if job.use_cache else None
     if result is None:
         with open_source(video) as source:
             result = progress("analysis", video.name, source.claimed_frame_count,

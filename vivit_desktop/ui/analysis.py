@@ -101,7 +101,7 @@ class _Worker(QThread):
         request, cache = self.request, ResultCache()
         video_hash = sha256_file(request.source) if request.use_cache else ""
         if request.use_cache and loaded.sha256 != catalog.RANDOM_WEIGHTS:
-            cached = cache.load(video_hash, loaded.sha256, loaded.card, request.hop)
+            cached = cache.load(video_hash, loaded.sha256, loaded.card, request.hop, self.predictor.precision_used)
             if cached is not None:
                 self.windows.emit(list(cached.windows))
                 self.progress.emit(cached.frame_count)
