@@ -412,9 +412,14 @@ def fetch_hf(repo: str, *, progress: Progress | None = None, cancel: threading.E
     """A Hugging Face ViViT repository's config and weights, from the HF cache when all are
     there (no network then), else through huggingface_hub (which fetches only what is missing)
     -> (the snapshot folder, provenance: url, revision, file, sha256)."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError as e:  # the installers leave huggingface_hub out (build.spec)
+        raise DownloadError("the Hugging Face entries need the huggingface_hub package, which this installation "
+                            "lacks (`pip install huggingface_hub`); the scenic entries need nothing more "
+                            "(vivit-b-16x2-k400-st is the same Model 1)") from e
 
     settings = _hf_settings()
     endpoint = (settings["endpoint"] or HF_ENDPOINT).rstrip("/")
