@@ -18,11 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-from vivit_desktop.engine.analysis import WindowSettings, analyze_source
 from vivit_desktop.engine.live import LiveRunner
 from vivit_desktop.engine.predictor import Predictor
 from vivit_desktop.engine.sources import open_source
-from vivit_desktop.model import create_model, load_model
+from vivit_desktop.model import create_model
+
+from test_precision import VARIANTS, shipped
+from test_precision import analyse as analyse_sample
 
 pytestmark = [
     pytest.mark.cuda,
@@ -34,17 +36,10 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "sample.mp4"
 TOLERANCE = {"bf16": (0.05, 0.02), "fp16": (0.02, 0.01)}  # (probabilities, attention)
-VARIANTS = ("st", "fe", "fsa", "fdp")
-
-
-def shipped(variant: str):
-    return load_model(ROOT / "models" / f"camera-motion-{variant}.safetensors")
 
 
 def analyse(predictor: Predictor, hop: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    with open_source(SAMPLE) as source:
-        result = analyze_source(source, predictor, WindowSettings(hop=hop, batch_size=8))
-    return np.stack([w.probs for w in result.windows]), np.stack([w.attention for w in result.windows])
+    return analyse_sample(predictor, hop, batch_size=8)
 
 
 def assert_distributions(probs: np.ndarray, attention: np.ndarray) -> None:

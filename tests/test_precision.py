@@ -33,9 +33,10 @@ def shipped(variant: str):
     return load_model(ROOT / "models" / f"camera-motion-{variant}.safetensors")
 
 
-def analyse(predictor: Predictor, hop: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def analyse(predictor: Predictor, hop: int = 16, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, attention) of every window of the sample clip (test_cuda uses it too)."""
     with open_source(SAMPLE) as source:
-        result = analyze_source(source, predictor, WindowSettings(hop=hop, batch_size=4))
+        result = analyze_source(source, predictor, WindowSettings(hop=hop, batch_size=batch_size))
     return np.stack([w.probs for w in result.windows]), np.stack([w.attention for w in result.windows])
 
 

@@ -79,14 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="a shipped or user checkpoint's name (see `vivit-desktop models`), a checkpoint path "
                               "(NAME.safetensors with NAME.json), or a registered architecture name (random weights: "
                               "for checking the pipeline only); default: the shipped default model")
-    analyze.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    analyze.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
-                         help="a new window every HOP frames (default: the model's: 8; at ViViT-B width and "
-                              "up one tubelet's span, 4 frames, for Model 2 and 16 for the others)")
-    analyze.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
-                         help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
-                              "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
-                              "bf16/fp16 instead)")
+    _add_inference_options(analyze)
     analyze.add_argument("--batch", type=_positive_int, default=8, help="windows per forward pass (default 8)")
     analyze.add_argument("--top-k", type=_positive_int, default=5, help="labels listed per window in the JSON (default 5)")
     analyze.add_argument("--out", type=Path, metavar="FILE.json|FILE.csv|FOLDER",
@@ -136,14 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("source", help="a camera index (0), a stream URL (rtsp://, http://...), a video file or a "
                                      "folder of images (played at its own speed)")
     live.add_argument("--model", metavar="NAME|PATH", help="as for analyze (default: the shipped default model)")
-    live.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    live.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
-                      help="a new window every HOP frames (default: the model's: 8; at ViViT-B width and up "
-                           "one tubelet's span, 4 frames, for Model 2 and 16 for the others)")
-    live.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
-                      help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
-                           "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
-                           "bf16/fp16 instead)")
+    _add_inference_options(live)
     live.add_argument("--top-k", type=_positive_int, default=3, help="labels per line (default 3)")
     live.add_argument("--seconds", type=_positive_float, help="stop after this many seconds")
     live.add_argument("--size", metavar="WxH", help="ask a camera for this resolution, e.g. 640x480")
@@ -166,6 +152,18 @@ def _build_parser() -> argparse.ArgumentParser:
     get.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_training_commands(sub)
     return parser
+
+
+def _add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """--device, --hop and --precision, declared once for analyze and live."""
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--hop", type=_positive_int, default=None, metavar="HOP",
+                        help="a new window every HOP frames (default: the model's: 8; at ViViT-B width and up one "
+                             "tubelet's span, 4 frames, for Model 2 and 16 for the others)")
+    parser.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
+                        help="auto: bf16/fp16 on a GPU; on the CPU int8 where it measures faster at load (e.g. "
+                             "ViViT-B/L), else float32; int8: dynamic int8 Linear layers (CPU only; a GPU uses "
+                             "bf16/fp16 instead)")
 
 
 def _add_training_commands(sub) -> None:
