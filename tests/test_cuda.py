@@ -179,3 +179,31 @@ def test_one_host_copy_per_batch_not_per_window(variant):
     one = count_synchronisations(predictor, clips[:1], frames[:1] if frames else None)
     eight = count_synchronisations(predictor, clips, [[f + 10_000 for f in row] for row in frames] if frames else None)
     assert one == eight <= 2
+
+
+def test_switching_the_window_to_the_gpu_and_back(qtbot, tmp_path, monkeypatch):
+    """Models > Device > CUDA restarts the analysis on the GPU; CPU brings it back."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMenu
+
+    from vivit_desktop.ui.main_window import MainWindow
+
+    monkeypatch.setenv("VIVIT_DESKTOP_MODELS", str(tmp_path / "user-models"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(ROOT / "models" / "camera-motion-fe.safetensors"), settings=settings,
+                   show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.open_path(SAMPLE)
+        for device in ("cuda", "cpu"):
+            w.models_menu.aboutToShow.emit()  # the user opens the Models menu
+            menu = next(m for m in w.models_menu.findChildren(QMenu) if m.title() == "Device")
+            next(a for a in menu.actions() if a.text().lower().startswith(device)).trigger()
+            qtbot.waitUntil(lambda: w.primary is not None and w.primary.complete, timeout=120000)
+            assert w.primary.predictor.device.type == device
+            probs = np.stack([x.probs for x in w.primary.windows])
+            assert np.isfinite(probs).all() and np.allclose(probs.sum(1), 1, atol=1e-3)
+    finally:
+        w.shutdown()
