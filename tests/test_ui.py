@@ -192,10 +192,16 @@ def test_a_broken_file_gives_a_message_and_the_window_stays_usable(window, qtbot
     w = window
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 4096)
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    qtbot.waitUntil(lambda: w.ranking.rowCount() > 0 and w.segments.count() > 0, timeout=5000)
     with qtbot.waitSignal(w.source_failed, timeout=10000) as blocker:
         w.open_path(broken)
     assert "broken.mp4" in blocker.args[0]
     assert w.isVisible() and w.reader is None and w.windowTitle() == "ViViT Desktop"
+    qtbot.wait(300)  # a refresh tick: nothing of the previous clip comes back
+    assert w.ranking.rowCount() == 0 and w.segments.count() == 0  # the earlier clip's results are gone
+    assert str(broken.resolve()) not in w.recent_files() and str(clip.resolve()) in w.recent_files()
     w.open_path(clip)  # the next file opens normally
     _analysed(w, qtbot)
     assert w.primary.frame_count == 60
@@ -361,3 +367,19 @@ def test_int8_precision_and_the_models_default_hop(window, qtbot, clip):
     w._update_status()
     assert w.status_labels["device"].text() == "Device: cpu, int8"
     assert "dynamic quantisation" in w.status_labels["device"].toolTip()
+
+
+def test_a_csv_export_asks_before_replacing_its_companion_files(window, qtbot, clip, tmp_path, monkeypatch):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    target = tmp_path / "r.csv"
+    for name in ("r.csv", "r.windows.csv", "r.segments.csv"):
+        (tmp_path / name).write_text("mine\n")
+    questions = []
+    monkeypatch.setattr(w, "ask", lambda question: questions.append(question) or False)
+    assert w.export_predictions("csv", target) == []
+    assert "r.windows.csv and r.segments.csv" in questions[0]
+    assert all((tmp_path / n).read_text() == "mine\n" for n in ("r.csv", "r.windows.csv", "r.segments.csv"))
+    monkeypatch.setattr(w, "ask", lambda question: True)
+    assert len(w.export_predictions("csv", target)) == 3 and (tmp_path / "r.windows.csv").read_text() != "mine\n"

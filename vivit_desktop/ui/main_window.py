@@ -407,9 +407,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> None:
         path = Path(path)
-        if path.is_file():
-            self._remember(str(path.resolve()))
-        self._open(str(path), f"{path.name}")
+        self._open(str(path), f"{path.name}")  # Open Recent learns it once it has opened
 
     def open_camera(self, index) -> None:
         """A camera index, or a function returning a live VideoSource (a simulated camera)."""
@@ -453,11 +451,27 @@ class MainWindow(QMainWindow):
         self._stop_runs()
         self.info = None
         self.playhead = 0
+        self._clear_results()
+
+    def _clear_results(self) -> None:
+        """Nothing of the previous source stays on screen (a failed open showed its predictions)."""
+        self._sync_tracks()
+        for tracks in self.tracks:
+            tracks.timeline.set_probs(None, ())
+            tracks.attention.set_values(np.zeros(0))
+        self.ranking.setRowCount(0)
+        self._shown_segments = []
+        self.segments.clear()
+        self.window_attention.set_window(None, None, 0)
+        self.video.set_overlay([], "", "")
+        self.time_label.setText("0:00.00 / 0:00.00")
 
     def _source_opened(self, info: SourceInfo) -> None:
         if self.reader is None or info is not self.reader.info:
             return  # a queued `opened` of a source closed or replaced since (closing at start-up, a quick reopen)
         self.info = info
+        if info.path is not None:
+            self._remember(str(Path(info.path).resolve()))
         self.slider.setRange(0, max(0, (info.frame_count or 1) - 1))
         self.slider.setEnabled(not info.live)
         self._start_runs()
@@ -1016,6 +1030,12 @@ class MainWindow(QMainWindow):
             stem = Path(self.info.path).with_suffix("") if self.info and self.info.path else Path.home() / "live"
             path = self._save_name(f"Export predictions ({kind.upper()})", f"{stem}.{kind}", f"{kind.upper()} (*.{kind})")
             if path is None:
+                return []
+        path = Path(path)
+        if kind == "csv":  # the save dialog asked about FILE.csv; the set has two more files
+            companions = [p for p in (path.with_suffix(".windows.csv"), path.with_suffix(".segments.csv")) if p.exists()]
+            if companions and not self.ask(f"{' and '.join(p.name for p in companions)} exist too; the CSV export "
+                                           f"replaces them with {path.name}. Replace all?"):
                 return []
         try:
             written = (result.write_csv if kind == "csv" else result.write_json)(path, overwrite=True)
