@@ -86,3 +86,9 @@ def test_no_sub_command_means_the_window_and_sub_commands_stay_headless():
 def test_a_mistyped_command_is_not_opened_as_a_video(word, hint):
     done = run(word, "clip.mp4")
     assert done.returncode == 2 and f"unknown command {word!r}" in done.stderr and hint in done.stderr
+
+
+def test_the_window_refuses_a_model_name_that_names_nothing():
+    """It used to open with the default model and no word about it."""
+    done = run("--model", "no-such-model")
+    assert done.returncode == 2 and "no model named 'no-such-model'" in done.stderr

@@ -39,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .selftest import run
 
         return run(args.video, device=args.device or "auto")
+    if args.model is not None:  # a name typed on the command line that names nothing is an error, not the default
+        from .. import catalog
+
+        try:
+            catalog.resolve(args.model)
+        except ValueError as e:
+            print(f"vivit-desktop: --model: {e}", file=sys.stderr)
+            return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
