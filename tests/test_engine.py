@@ -351,3 +351,19 @@ def test_rotated_phone_video_comes_upright(tmp_path):
         upright, turned = next(a.frames()).image, next(b.frames()).image
     assert upright.shape == (90, 160, 3) and turned.shape == (160, 90, 3)
     assert min(np.abs(turned.astype(int) - np.rot90(upright, k).astype(int)).mean() for k in (1, -1)) < 8
+
+
+def test_the_per_frame_attention_track_has_no_comb_and_no_zeros_for_unanalysed_frames(predictor):
+    """Stride 2: the frame between two samples takes its nearest sample's weight (it was 0)."""
+    result = analyze_source(SyntheticSource(50), predictor, WindowSettings(hop=10, batch_size=3))
+    attention = result.frame_attention()
+    assert np.isfinite(attention).all() and (attention > 0).all()
+    alone = [x for x in result.windows if x.start_frame <= 15 <= x.end_frame]
+    expected = np.mean([x.attention[list(x.frames).index(max(f for f in x.frames if f <= 15))] for x in alone])
+    assert attention[15] == pytest.approx(expected)  # 15 lies between 14 and 16: the earlier sample, on a tie
+    partial = analyze_source(SyntheticSource(50), predictor, WindowSettings(hop=10, batch_size=3))
+    partial.windows = partial.windows[:2]  # analysed up to about frame 18 so far
+    track = partial.frame_attention()
+    assert np.isnan(track[30:]).all() and np.isfinite(track[:10]).all()
+    row = partial.to_dict()["frames"][40]
+    assert row["attention"] is None  # strict JSON: null, not NaN

@@ -124,17 +124,23 @@ class AnalysisResult:
         return self._frame_probs
 
     def frame_attention(self) -> np.ndarray:
-        """(frames,): the temporal attention each frame received, averaged over the windows that
-        sampled it; 0 for frames no window sampled."""
+        """(frames,): the temporal attention each frame received, averaged over the windows whose
+        span covers it. Within a window every frame takes the weight of the sampled frame nearest
+        to it (with a frame stride of 2 the frame between two samples is not a 0: the track was a
+        comb); NaN for frames no window covers (not analysed yet, or past the end)."""
         total, count = np.zeros(self.frame_count), np.zeros(self.frame_count)
         for w in self.windows:
-            seen = set()
-            for f, a in zip(w.frames, w.attention):
-                total[f] += a
-                if f not in seen:
-                    count[f] += 1
-                    seen.add(f)
-        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+            sampled, inverse = np.unique(np.asarray(w.frames), return_inverse=True)
+            weights = np.bincount(inverse, weights=np.asarray(w.attention, dtype=np.float64))  # repeats summed
+            span = np.arange(w.start_frame, min(w.end_frame, self.frame_count - 1) + 1)
+            right = np.clip(np.searchsorted(sampled, span), 0, len(sampled) - 1)
+            left = np.clip(right - 1, 0, len(sampled) - 1)
+            nearest = np.where(span - sampled[left] <= sampled[right] - span, left, right)  # the earlier on a tie
+            total[span] += weights[nearest]
+            count[span] += 1
+        out = np.full(self.frame_count, np.nan)
+        np.divide(total, count, out=out, where=count > 0)
+        return out
 
     def _processed(self) -> tuple[np.ndarray, np.ndarray]:
         """Smoothed probabilities and shown labels, computed once per post-processing setting
@@ -322,7 +328,7 @@ class AnalysisResult:
         frames = []
         for f in range(self.frame_count):
             row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
-                   "attention": round(float(attention[f]), 6)}
+                   "attention": None if np.isnan(attention[f]) else round(float(attention[f]), 6)}
             if shown[f] != NONE:
                 row.update(label=self.label_name(shown[f]), confidence=round(self.label_confidence(probs[f], shown[f]), 6))
                 if self.card.multi_head:
@@ -377,7 +383,7 @@ class AnalysisResult:
         labels = list(self.card.qualified_labels)
         probs = self.smoothed_probs()
         frame_rows = [[r["frame"], r["time"], r["label"] or "", "" if r["confidence"] is None else r["confidence"],
-                       r["attention"], *(["" if np.isnan(p) else round(float(p), 6) for p in probs[r["frame"]]])]
+                       "" if r["attention"] is None else r["attention"], *(["" if np.isnan(p) else round(float(p), 6) for p in probs[r["frame"]]])]
                       for r in data["frames"]]
         window_rows = [[w["index"], w["centre_frame"], w["start_frame"], w["end_frame"], w["top"][0][0],
                         w["top"][0][1], ";".join(f"{label}:{p}" for label, p in w["top"]), w["latency_s"], *w["probs"]]

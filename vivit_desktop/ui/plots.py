@@ -153,12 +153,14 @@ class AttentionTrack(_TimePlot):
     def describe(self, seconds: float) -> str:
         frame = int(round(seconds * self.fps))
         i = frame - self.offset
-        value = f": attention {self._values[i]:.3f}" if 0 <= i < len(self._values) else ""
+        value = "" if not 0 <= i < len(self._values) else (
+            ": not analysed yet" if np.isnan(self._values[i]) else f": attention {self._values[i]:.3f}")
         return f"frame {frame}{value}"
 
     def set_values(self, values: np.ndarray) -> None:
         self._values = values
-        self.curve.setData((np.arange(len(values)) + self.offset) / self.fps, values)
+        # frames no window covers yet are NaN: gaps, not a line at zero
+        self.curve.setData((np.arange(len(values)) + self.offset) / self.fps, values, connect="finite")
 
 
 class WindowAttention(pg.PlotWidget):
