@@ -194,13 +194,14 @@ class AnalysisResult:
             return None
         return " + ".join(self.labels[i] if i is not None else "—" for i in self.label_parts(code))
 
-    def label_confidence(self, probs_row: np.ndarray, code: int) -> float:
-        """A shown label's probability; for several heads the product of theirs."""
-        value = 1.0
+    def label_confidence(self, probs: np.ndarray, code: int):
+        """A shown label's probability in a row of `probs` (a float), or in each of several rows
+        (an array); for several heads the product of theirs."""
+        value = np.ones(probs.shape[:-1])
         for i in self.label_parts(code):
             if i is not None:
-                value *= float(probs_row[i])
-        return value
+                value = value * probs[..., i]
+        return float(value) if probs.ndim == 1 else value
 
     def smoothed_probs(self) -> np.ndarray:
         """(frames, classes) after the post-processing's smoothing; NaN rows where no window covers."""
@@ -219,7 +220,7 @@ class AnalysisResult:
             if label == NONE:
                 continue
             with np.errstate(invalid="ignore"):
-                confidence = float(np.nanmean([self.label_confidence(probs[f], label) for f in range(start, end + 1)]))
+                confidence = float(np.nanmean(self.label_confidence(probs[start:end + 1], label)))
             out.append({"start_frame": start, "end_frame": end, "start_time": round(start / self.fps, 6),
                         "end_time": round((end + 1) / self.fps, 6), "label": self.label_name(label),
                         "confidence": round(confidence, 6)})
