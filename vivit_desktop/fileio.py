@@ -142,11 +142,17 @@ def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> P
     return atomic_write_texts({Path(path): text}, overwrite)[0]
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+def sha256_digest(path: str | Path, chunk: int = 1 << 20):
+    """The running SHA-256 of a file's bytes (a hashlib object: more bytes may be added, as a
+    resumed download does)."""
     import hashlib
 
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    return sha256_digest(path, chunk).hexdigest()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .fileio import sha256_digest, sha256_file
 from .model.config import FACTORISED_ENCODER, SPATIO_TEMPORAL, VARIANT_TITLES
 
 log = logging.getLogger(__name__)
@@ -249,14 +250,6 @@ def _content_range(header: str | None) -> tuple[int, int | None] | None:
         return None
 
 
-def _sha256_of(path: Path) -> "hashlib._Hash":
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest
-
-
 def _download_once(url: str, part: Path, progress: Progress | None, cancel: threading.Event | None,
                    connect_timeout: float, read_timeout: float, chunk_size: int):
     """One request; appends to `part` (206) or rewrites it (200). Returns the digest of the whole file."""
@@ -273,7 +266,7 @@ def _download_once(url: str, part: Path, progress: Progress | None, cancel: thre
         if e.code == 416 and have:  # nothing left after `have`: the part is whole, or not of this file
             span = _content_range(e.headers.get("Content-Range", "").replace("bytes */", "bytes 0-0/"))
             if span is not None and span[1] == have:
-                return _sha256_of(part)
+                return sha256_digest(part)
             part.unlink()
             raise _Interrupted("the partial download did not fit the file on the server; starting over") from e
         raise DownloadError(_http_message(url, e)) from e
@@ -292,7 +285,7 @@ def _download_once(url: str, part: Path, progress: Progress | None, cancel: thre
             part.unlink(missing_ok=True)
             raise _Interrupted("the server sent another part of the file than the one asked for; starting over")
         if response.status == 206:
-            digest = _sha256_of(part)
+            digest = sha256_digest(part)
             mode, done = "ab", have
             total = span[1] if span[1] is not None else (have + length if length is not None else None)
             log.info("resuming %s at byte %d", url, have)
@@ -530,7 +523,7 @@ def install(name: str | ZooEntry, *, force: bool = False, progress: Progress | N
         download_file = downloads_dir() / f"{e.name}.checkpoint"
         if download_file.exists():
             say(f"using the download in {download_file}")
-            sha256 = _sha256_of(download_file).hexdigest()
+            sha256 = sha256_file(download_file)
         else:
             say(f"downloading {url}")
             sha256 = download(url, download_file, progress=progress, cancel=cancel, **download_options)
