@@ -662,19 +662,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         for video in videos:
             try:
-                written = _analyze_one(video, args, model, model_hash, post, predictor, cache, settings, many,
+                written = _analyze_one(video, args, model_hash, post, predictor, cache, settings, many,
                                        result_names[video], annotated_names[video])
                 complete.extend(written)
             except (SourceError, UserError, OSError, ValueError) as e:
                 failures += 1
-                message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
-                print(f"error: {message}", file=sys.stderr)
+                _report_failure(video, e)
     except KeyboardInterrupt:
         done = "; ".join(str(p) for p in complete) or "none"
         print(f"interrupted: the video being analysed has no outputs (nothing partial was left); complete "
               f"outputs: {done}", file=sys.stderr)
         raise
     return 1 if failures else 0
+
+
+def _report_failure(video: Path, error: Exception) -> None:
+    """One line on stderr for a video that failed; the others still run."""
+    message = str(error) if str(error).startswith(str(video)) else f"{video}: {error}"
+    print(f"error: {message}", file=sys.stderr)
 
 
 def _plan_videos(args: argparse.Namespace):
@@ -704,8 +709,7 @@ def _analyze_on_cluster(args, model, model_hash, post, settings) -> int:
             jobs.append(_job_for(video, args, post, settings, many, result_names[video], annotated_names[video]))
         except (UserError, OSError, ValueError) as e:
             failures += 1
-            message = str(e) if str(e).startswith(str(video)) else f"{video}: {e}"
-            print(f"error: {message}", file=sys.stderr)
+            _report_failure(video, e)
     options = ClusterOptions(address=args.ray or None, workers=args.workers, cpus_per_task=args.cpus_per_task,
                              threads=args.threads, gpus_per_task=args.gpus_per_task, retries=args.retries, device=args.device,
                              precision=args.precision, progress=not args.no_progress, verbose=args.verbose)
@@ -719,7 +723,7 @@ def _analyze_on_cluster(args, model, model_hash, post, settings) -> int:
     return 1 if failed else 0
 
 
-def _analyze_one(video, args, model, model_hash, post, predictor, cache, settings, many, result_name,
+def _analyze_one(video, args, model_hash, post, predictor, cache, settings, many, result_name,
                  annotated_name) -> list[Path]:
     """One video: its outputs checked, analysed (or read from the cache), exported; returns the files
     written. The work is engine.service.run_job, which the cluster runner's workers run too."""
@@ -753,8 +757,6 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .engine.sources import open_source
     from .engine.windows import default_hop
 
-    if (args.hop is not None and args.hop < 1) or args.top_k < 1:
-        raise UserError("--hop and --top-k must be at least 1")
     model, _ = _load_for_analysis(args.model)
     hop = args.hop or default_hop(model.card)
     predictor = Predictor(model, device=args.device, precision=args.precision)
