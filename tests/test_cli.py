@@ -92,3 +92,61 @@ def test_the_window_refuses_a_model_name_that_names_nothing():
     """It used to open with the default model and no word about it."""
     done = run("--model", "no-such-model")
     assert done.returncode == 2 and "no model named 'no-such-model'" in done.stderr
+
+
+def test_a_domain_error_is_one_line_without_a_traceback_even_with_v(monkeypatch, capsys):
+    """Any VivitError (here one that is neither a ValueError nor an OSError) is the user's to fix."""
+    from vivit_desktop import cli
+    from vivit_desktop.errors import VivitError
+    from vivit_desktop.model import checkpoint
+
+    def broken(path):
+        raise VivitError("the card says 0 frames;\n  fix its num_frames")
+
+    monkeypatch.setattr(checkpoint, "checkpoint_files", broken)
+    assert cli.main(["-v", "info", "x.safetensors"]) == 1
+    err = capsys.readouterr().err
+    assert err == "vivit-desktop info: error: the card says 0 frames; fix its num_frames\n"
+
+
+def test_a_cancelled_command_exits_as_an_interrupted_one(monkeypatch, capsys):
+    from vivit_desktop import cli
+    from vivit_desktop.cancel import CancelToken
+    from vivit_desktop.model import checkpoint
+
+    token = CancelToken()
+    token.cancel()
+    monkeypatch.setattr(checkpoint, "checkpoint_files", lambda path: token.raise_if_cancelled("stopped"))
+    assert cli.main(["info", "x.safetensors"]) == 130
+    assert capsys.readouterr().err == "vivit-desktop info: error: stopped\n"
+
+
+def test_a_bug_is_one_line_and_its_traceback_with_v(monkeypatch, capsys):
+    from vivit_desktop import cli
+    from vivit_desktop.model import checkpoint
+
+    def bug(path):
+        return 1 / 0
+
+    monkeypatch.setattr(checkpoint, "checkpoint_files", bug)
+    assert cli.main(["info", "x.safetensors"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected error (ZeroDivisionError: division by zero)" in err
+    assert "this is a bug: run again with -v for the traceback" in err and "Traceback" not in err
+    code = ("import sys\nfrom vivit_desktop.cli import main\nfrom vivit_desktop.model import checkpoint\n"
+            "checkpoint.checkpoint_files = lambda path: 1 / 0\nsys.exit(main(['-v', 'info', 'x.safetensors']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback (most recent call last)" in done.stderr
+    assert "ZeroDivisionError: division by zero" in done.stderr and "cli/info.py" in done.stderr
+
+
+def test_every_command_has_its_module_and_the_entry_points_keep_working():
+    from vivit_desktop import cli
+
+    assert set(cli.COMMANDS) == {"models", "import", "info", "analyze", "live", "train", "evaluate", "generate", "zoo"}
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["vivit-desktop"] == "vivit_desktop.cli:main" and callable(cli.main)
+    assert run("zoo", "get", "--help").returncode == 0  # python -m vivit_desktop, a nested sub-command

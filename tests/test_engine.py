@@ -308,16 +308,24 @@ def test_model2_reuses_tubelets_and_gives_the_uncached_probabilities():
 
 
 def test_analysis_reports_windows_as_they_finish_and_can_be_cancelled(predictor):
+    from vivit_desktop import cancel
     from vivit_desktop.engine.analysis import Cancelled
 
     batches = []
     analyze_source(SyntheticSource(60), predictor, WindowSettings(hop=5, batch_size=4), on_windows=batches.append)
     assert [len(b) for b in batches] == [4, 4, 4] and [w.index for b in batches for w in b] == list(range(12))
     seen = []
+    token = cancel.CancelToken()
+
+    def tick(n):
+        seen.append(n)
+        if len(seen) >= 100:
+            token.cancel()
+
     with pytest.raises(Cancelled) as stopped:
-        analyze_source(SyntheticSource(600), predictor, WindowSettings(hop=5),
-                       progress=seen.append, cancelled=lambda: len(seen) >= 100)
+        analyze_source(SyntheticSource(600), predictor, WindowSettings(hop=5), progress=tick, cancel=token)
     assert stopped.value.partial.frame_count == 100 and len(stopped.value.partial.windows) < 20
+    assert isinstance(stopped.value, cancel.Cancelled)  # one Cancelled for every workflow
 
 
 def test_variable_frame_rate_sparse_stretches_still_get_windows(predictor):

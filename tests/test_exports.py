@@ -111,6 +111,22 @@ def test_cli_caches_post_processes_and_annotates(tmp_path, model):
     assert data["settings"]["post"]["smoothing"] == "none" and len(data["frames"]) == 30
 
 
+def test_cli_annotated_video_with_the_heatmap_differs_where_the_model_looked(tmp_path, model):
+    from vivit_desktop.engine.sources import open_source
+
+    weights, _ = save_model(model, tmp_path / "m")
+    video = make_clip(tmp_path / "clip.avi", frames=30)
+    for name, flags in (("plain", []), ("heat", ["--heatmap", "0.8"])):
+        done = run_cli("analyze", video, "--model", weights, "--no-progress", "--annotated", tmp_path / f"{name}.mp4",
+                       *flags)
+        assert done.returncode == 0, done.stderr
+    with open_source(tmp_path / "plain.mp4") as a, open_source(tmp_path / "heat.mp4") as b:
+        plain, heat = next(iter(a.frames())).image.astype(int), next(iter(b.frames())).image.astype(int)
+    assert np.abs(plain - heat).mean() > 5  # the map is drawn over the picture
+    bad = run_cli("analyze", video, "--model", weights, "--no-progress", "--heatmap", "1.5")
+    assert bad.returncode == 2 and "from 0.0 to 1.0" in bad.stderr
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--smooth", "gauss"], "mean:FRAMES"), (["--threshold", "jump=0.5"], "unknown label"),
     (["--threshold", "high"], "give a probability"), (["--annotated", "x.avi"], ".mp4")])

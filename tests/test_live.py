@@ -4,7 +4,6 @@
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vivit_desktop.cancel import CancelToken
 from vivit_desktop.engine.live import LiveRunner
 from vivit_desktop.engine.predictor import Predictor
 from vivit_desktop.engine.sources import CameraSource, Frame, SourceError, StreamSource, open_source, paced
@@ -303,12 +303,12 @@ def test_paced_plays_a_file_at_its_own_speed():
 def test_live_runner_reads_a_stream_end_to_end(server, model):
     s = server("--fps", "50")
     results = []
-    stop = threading.Event()
+    stop = CancelToken()
     with StreamSource(s.url()) as source, LiveRunner(Predictor(model, device="cpu"), fps=source.fps, hop=4,
                                                      on_result=results.append) as runner:
         def stop_soon(result):
             if len(results) >= 3:
-                stop.set()
+                stop.cancel()
 
         runner.on_result = lambda r: (results.append(r), stop_soon(r))
         runner.run(source.frames(), stop)

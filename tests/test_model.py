@@ -150,8 +150,8 @@ def test_model3_attention_order_is_a_setting_and_matters():
     b = create_model("vivit_t16x2_fsa", **tiny_overrides(attention_order="space_time")).eval()
     b.load_state_dict(a.state_dict())
     x = clip(a)
-    with torch.no_grad():
-        assert not torch.allclose(a(x), b(x), atol=1e-5)
+    with torch.no_grad():  # features: the head starts at zero (scenic's init), so logits all start equal
+        assert not torch.allclose(a.forward_features(x), b.forward_features(x), atol=1e-5)
     assert a.config.attention_order == "time_space"  # scenic's default
 
 
@@ -189,7 +189,8 @@ def test_model4_first_half_of_heads_attend_over_time_second_half_over_space():
         ref = attn.proj(torch.cat([ot, os_], dim=3).reshape(B, T * S, D))
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(weights, wt.reshape(B * S, 2, T, T), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(weights.temporal, wt.reshape(B * S, 2, T, T), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(weights.spatial, ws.mean(dim=(2, 3)).reshape(B * T, S), atol=1e-6, rtol=1e-5)
 
 
 def test_tiny_model4_gets_an_even_head_count():
@@ -207,11 +208,12 @@ def test_gelu_is_scenics_tanh_approximation_by_default():
 def test_dropout_and_stochastic_depth_act_only_in_training():
     model = create_model("vivit_t16x2_st", **tiny_overrides(dropout=0.1, attention_dropout=0.1, drop_path=0.2))
     x = clip(model)
-    model.train()
-    assert not torch.allclose(model(x), model(x))
+    model.train()  # features: the head starts at zero (scenic's init), so logits all start equal
+    assert not torch.allclose(model.forward_features(x), model.forward_features(x))
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), model(x))
+        assert torch.equal(model.forward_features(x), model.forward_features(x))
     rates = [b.drop_path.p for b in model.backbone.encoder.blocks]
     assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.2) and rates == sorted(rates)
 
@@ -240,11 +242,8 @@ def test_readout_path_gives_the_fast_paths_logits(code):
     # a tubelet's weight is shared by the frames it covers
     torch.testing.assert_close(readout.temporal[:, 0::2], readout.temporal[:, 1::2])
     torch.testing.assert_close(readout.temporal_tokens, readout.temporal[:, 0::2] * 2)
-    if code in ("st", "fe"):
-        assert readout.spatial.shape == (2, 4, 2, 2)
-        torch.testing.assert_close(readout.spatial.sum(dim=(2, 3)), torch.ones(2, 4))
-    else:
-        assert readout.spatial is None
+    assert readout.spatial.shape == (2, 4, 2, 2)  # every variant: a map per temporal index
+    torch.testing.assert_close(readout.spatial.sum(dim=(2, 3)), torch.ones(2, 4))
 
 
 def _naive_attention(model, x, norm, attn):
@@ -325,3 +324,73 @@ def test_readout_in_training_mode_keeps_gradients(variant):
     logits, readout = model.forward_with_attention(clip(model))
     (logits.sum() + readout.temporal.sum()).backward()
     assert model.patch_embed.proj.weight.grad is not None
+
+
+# -- scenic's training-time choices (projects/vivit/model.py, model_lib/layers/nn_layers.py) ------
+def test_scenic_initialisers_by_default():
+    """Head zero, attention and MLP kernels xavier-uniform (q, k, v each as a D x D matrix), MLP
+    biases ~1e-6, tubelet convolution LeCun normal, CLS zero; "timm" keeps the old scheme."""
+    model = create_model("vivit_t16x2_st", **tiny_overrides())
+    D = model.config.hidden_size
+    assert torch.count_nonzero(model.head.weight) == 0 and torch.count_nonzero(model.head.bias) == 0
+    block = model.backbone.encoder.blocks[0]
+    bound = (6 / (D + D)) ** 0.5  # xavier-uniform of one D x D projection
+    for part in block.attn.qkv.weight.chunk(3):
+        assert part.abs().max() <= bound and part.abs().max() > 0.9 * bound
+    assert torch.count_nonzero(block.attn.qkv.bias) == 0
+    fc1 = block.mlp.fc1.weight
+    assert fc1.abs().max() <= (6 / (fc1.shape[0] + fc1.shape[1])) ** 0.5
+    assert block.mlp.fc1.bias.abs().max() < 1e-4 and torch.count_nonzero(block.mlp.fc1.bias) > 0
+    conv = model.patch_embed.proj.weight
+    fan_in = conv[0].numel()
+    assert conv.std().item() == pytest.approx(fan_in ** -0.5, rel=0.1)  # variance 1 / fan_in
+    assert conv.abs().max() <= 2 * fan_in ** -0.5 / 0.87962566103423978 + 1e-6  # truncated at 2 std
+    assert torch.count_nonzero(model.backbone.encoder.cls_token) == 0
+    old = create_model("vivit_t16x2_st", init="timm", **tiny_overrides())
+    assert old.head.weight.std().item() == pytest.approx(0.02, rel=0.2)
+
+
+def test_scenic_init_reaches_every_variant_and_loading_overwrites_it(tmp_path):
+    from vivit_desktop.model import load_model, save_model
+
+    for code in CODES:
+        model = create_model(f"vivit_t16x2_{code}", **tiny_overrides())
+        assert torch.count_nonzero(model.head.weight) == 0, code
+        trained = create_model(f"vivit_t16x2_{code}", init="timm", **tiny_overrides()).eval()
+        save_model(trained, tmp_path / code, overwrite=True)
+        loaded = load_model(tmp_path / f"{code}.safetensors").eval()
+        x = clip(trained)
+        with torch.no_grad():
+            assert torch.equal(loaded(x), trained(x)), code
+
+
+def test_stochastic_depth_keeps_surviving_branches_unscaled_as_scenic():
+    from vivit_desktop.model.layers import DropPath
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 5, 8)
+    drop = DropPath(0.5).train()
+    y = drop(x)
+    kept = y.flatten(1).abs().sum(1) > 0
+    assert 0 < kept.sum() < 64
+    assert torch.equal(y[kept], x[kept])  # scenic: x * (1 - mask), no 1 / (1 - p)
+    assert torch.equal(DropPath(0.5).eval()(x), x)
+    timm = DropPath(0.5, rescale=True).train()(x)
+    kept = timm.flatten(1).abs().sum(1) > 0
+    assert torch.allclose(timm[kept], x[kept] * 2)
+    model = create_model("vivit_t16x2_st", **tiny_overrides(drop_path=0.3))
+    assert not any(b.drop_path.rescale for b in model.backbone.encoder.blocks)
+    model = create_model("vivit_t16x2_st", **tiny_overrides(drop_path=0.3, stochastic_depth="timm"))
+    assert all(b.drop_path.rescale for b in model.backbone.encoder.blocks)
+
+
+def test_model3_block_applies_no_stochastic_depth_as_scenic():
+    """scenic's EncoderFactorizedSelfAttentionBlock takes droplayer_p and never uses it."""
+    model = create_model("vivit_t16x2_fsa", **tiny_overrides(drop_path=0.5)).train()
+    assert all(b.drop_path.p == 0.0 for b in model.backbone.encoder.blocks)
+    x = clip(model)
+    assert torch.equal(model.forward_features(x), model.forward_features(x))  # no dropout either
+    fdp = create_model("vivit_t16x2_fdp", **tiny_overrides(drop_path=0.5))
+    assert fdp.backbone.encoder.blocks[-1].drop_path.p == pytest.approx(0.5)  # Model 4: EncoderBlock's
+    timm = create_model("vivit_t16x2_fsa", **tiny_overrides(drop_path=0.5, stochastic_depth="timm"))
+    assert timm.backbone.encoder.blocks[-1].drop_path.p == pytest.approx(0.5)

@@ -390,3 +390,103 @@ def test_generated_data_without_scikit_image_says_what_to_do_before_training(mon
     card = create_model("vivit_t16x2_st", labels=LABELS, num_frames=8, image_size=32).card
     with pytest.raises(GeneratorError, match=advice):
         open_dataset("synthetic:camera-motion", card, training=True)
+
+
+# -- the generator's realism: speeds, perspective, lens, sensor and codec (issue: real footage) --
+def test_zooms_and_rolls_come_slow_as_well_as_fast():
+    rng = np.random.default_rng(0)
+    zooms = [1 / camera_path("zoom in", rng, 16).zoom[-1] for _ in range(200)]
+    rolls = [abs(np.degrees(camera_path("rotate clockwise", rng, 16).angle[-1])) for _ in range(200)]
+    assert min(zooms) < 1.15 and max(zooms) > 2.5  # a slow zoom lens to a fast push-in
+    assert min(rolls) < 8 and max(rolls) > 70
+    assert np.median(zooms) < 1.9 and np.median(rolls) < 30  # log-uniform: slow ones are common
+
+
+def test_a_perspective_pan_turns_the_camera_and_keystones_the_view():
+    rng = np.random.default_rng(1)
+    paths = [camera_path("pan right", rng, 16) for _ in range(20)]
+    turned = [p for p in paths if p.yaw is not None]
+    assert turned and len(turned) < len(paths)  # some turn, some slide
+    path = turned[0]
+    assert path.yaw[-1] > 0 and path.focal > 0
+    matrix = generator._view_matrix(path, 15)
+    assert abs(matrix[2, 0]) > 1e-3  # a projective term: the far side of the view stretches
+    # unturned, the homography is the plain similarity whatever the focal length
+    flat = CameraPath(np.zeros((2, 2)), np.array([1.0, 0.8]), np.array([0.0, 0.3]), np.zeros(2), np.zeros(2), 1.2)
+    plain = CameraPath(np.zeros((2, 2)), np.array([1.0, 0.8]), np.array([0.0, 0.3]))
+    assert np.allclose(generator._view_matrix(flat, 1), generator._view_matrix(plain, 1))
+
+
+def test_motion_blur_and_rolling_shutter_follow_the_motion():
+    image = generator.natural_image("astronaut")
+    n = 6
+    pan = CameraPath(np.stack([np.linspace(0, 0.6, n), np.zeros(n)], 1), np.ones(n), np.zeros(n))
+
+    class Centre:
+        def uniform(self, low, high, *a):
+            return (low + high) / 2
+
+    sharp = render_path(image, pan, 96, Centre())
+    blurred = render_path(image, pan, 96, Centre(), exposure=0.5)
+    grad = lambda f: np.abs(np.diff(_gray(f).astype(float), axis=1)).mean()  # noqa: E731
+    assert grad(blurred[3]) < 0.9 * grad(sharp[3])  # smeared along the pan
+    rolled = render_path(image, pan, 96, Centre(), readout=0.8)
+    # the bottom rows are read later: further along the pan than the top rows
+    (top, _), _ = cv2.phaseCorrelate(_gray(sharp[3][:24]).astype(np.float32), _gray(rolled[3][:24]).astype(np.float32))
+    (bottom, _), _ = cv2.phaseCorrelate(_gray(sharp[3][-24:]).astype(np.float32), _gray(rolled[3][-24:]).astype(np.float32))
+    assert top > 0.5 and bottom < -0.5  # content moves left in a pan right: later rows, further left
+
+
+def test_h264_round_trip_keeps_the_clip_and_its_size():
+    if not generator.h264_available():
+        pytest.skip("PyAV without libx264")
+    frames = render_clip(3, size=32)[0]
+    out = generator.h264(frames, 40)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert 0 < np.abs(out.astype(int) - frames).mean() < 20
+
+
+def test_wallpaper_photographs_have_licences_and_a_held_out_split():
+    assert not set(generator.WALLPAPERS_TRAIN) & set(generator.WALLPAPERS_HELDOUT)
+    for name in generator.WALLPAPERS_TRAIN + generator.WALLPAPERS_HELDOUT:
+        package = name.split("/")[0]
+        assert package in generator.WALLPAPER_PACKAGES and generator.WALLPAPER_PACKAGES[package]["licence"]
+    if not generator.wallpaper_names(generator.HELDOUT):
+        pytest.skip("the Debian wallpaper packages are not installed")
+    sources = {render_clip(i, split="heldout", size=16, num_frames=2)[2]["source"] for i in range(80)}
+    papers = {s.split(":", 1)[1] for s in sources if s.startswith("debian:")}
+    assert papers and papers <= set(generator.WALLPAPERS_HELDOUT)
+
+
+def test_the_real_footage_check_films_each_motion_the_way_its_label_says():
+    """scripts/real_footage_check.py labels its made clips by construction: check the content
+    moves as the generator's conventions say (pan right: content left; zoom in: grows; a
+    clockwise roll: content turns counter-clockwise; tilt down: content up)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "real_footage_check", Path(__file__).resolve().parents[1] / "scripts" / "real_footage_check.py")
+    check = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = check  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(check)
+    finally:
+        del sys.modules[spec.name]
+    scene = np.full((check.SHORT, check.SHORT, 3), 60, np.uint8)
+    cv2.circle(scene, (check.SHORT // 2 + 40, check.SHORT // 2), 12, (255, 255, 255), -1, cv2.LINE_AA)
+    motions = {m.label + m.speed: m for m in check.MOTIONS}
+
+    def dots(name, a=0.0, b=1.0):  # the dot's place at two points of the clip
+        frames = check.render(scene, motions[name])
+        return _dot(frames[round(a * (len(frames) - 1))]), _dot(frames[round(b * (len(frames) - 1))])
+
+    start, end = dots("pan right", 0.4, 0.6)
+    assert end[0] < start[0] - 20
+    start, end = dots("tilt down", 0.4, 0.6)
+    assert end[1] < start[1] - 20
+    start, end = dots("zoom infast")
+    assert np.linalg.norm(end) > 2 * np.linalg.norm(start)
+    start, end = dots("rotate clockwisemedium")
+    turn = np.degrees(np.arctan2(end[1], end[0]) - np.arctan2(start[1], start[0]))
+    assert turn == pytest.approx(-30, abs=3)  # y down: counter-clockwise on screen is negative

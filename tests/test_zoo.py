@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from vivit_desktop import zoo
+from vivit_desktop.cancel import CancelToken
 from vivit_desktop.cli import main
 from vivit_desktop.model import load_model
 from vivit_desktop.model.checkpoint import CheckpointError
@@ -300,11 +301,11 @@ def test_a_msgpack_that_is_no_vivit_is_refused_and_removed(server, env):
 def test_cancel_mid_download_installs_nothing_and_keeps_the_part(server, env, checkpoint):
     data, _ = checkpoint
     server.serve(FE_PATH, data, delay=0.002)
-    cancel = threading.Event()
+    cancel = CancelToken()
 
     def progress(done, total):
         if done > 20000:
-            cancel.set()
+            cancel.cancel()
 
     with pytest.raises(zoo.Cancelled):
         zoo.install(FE, progress=progress, cancel=cancel, chunk_size=4096)
@@ -418,8 +419,8 @@ def test_the_hugging_face_entry_offline(hub, monkeypatch, tmp_path, server):
 
 
 def test_cancel_stops_a_hugging_face_download(server, hub, tmp_path):
-    cancel = threading.Event()
-    cancel.set()
+    cancel = CancelToken()
+    cancel.cancel()
     with pytest.raises(zoo.Cancelled):
         zoo.install(HF, cancel=cancel)
     assert not (tmp_path / "models").exists()

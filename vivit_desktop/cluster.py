@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import __version__
+from .cancel import CancelToken, Cancelled
+from .errors import VivitError, one_line as _one_line
 
 if TYPE_CHECKING:  # the engine (and PyTorch) load only when a run starts
     from .engine.service import AnalysisJob, JobOutcome
@@ -45,7 +47,7 @@ POLL_S = 0.5  # how often the driver asks the busy workers how far they are
 CANCEL_WAIT_S = 20.0  # after Ctrl+C, how long running videos get to stop at their next frame
 
 
-class ClusterError(ValueError):
+class ClusterError(ValueError, VivitError):
     """A problem with the cluster the user can fix (no Ray, an unreachable address, no GPU)."""
 
 
@@ -129,7 +131,7 @@ class VideoWorker:
         self.model_hash = ""
         self.cache = None
         self._frames = 0
-        self._cancel = threading.Event()
+        self._cancel = CancelToken()
         self._loading = threading.Lock()
 
     def load(self, shipped: list) -> dict:
@@ -181,7 +183,6 @@ class VideoWorker:
         self._frames += n
 
     def analyze(self, job: AnalysisJob, shipped: list) -> TaskReport:
-        from .engine.analysis import Cancelled
         from .engine.service import run_job
 
         self.load(shipped)  # a restarted worker's first video
@@ -189,10 +190,10 @@ class VideoWorker:
         started = time.perf_counter()
         try:
             report = TaskReport(job.video, outcome=run_job(job, self.predictor, self.model_hash, self.cache,
-                                                           self._progress, self._cancel.is_set))
+                                                           self._progress, self._cancel))
         except Cancelled:
             report = TaskReport(job.video, error=f"{job.video}: cancelled", cancelled=True)
-        except (ValueError, OSError) as e:  # SourceError is a ValueError; the local loop catches the same
+        except (VivitError, ValueError, OSError) as e:  # the local loop catches the same
             text = str(e)
             report = TaskReport(job.video, error=text if text.startswith(str(job.video)) else f"{job.video}: {text}")
         except Exception as e:  # noqa: BLE001 - a bug: reported with the video, the others go on
@@ -208,7 +209,7 @@ class VideoWorker:
 
     def cancel(self) -> None:
         """Stop the running analysis at its next frame (nothing of it is written) and any later one."""
-        self._cancel.set()
+        self._cancel.cancel()
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -607,7 +608,3 @@ def _cause(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     tail = [line for line in lines if not line.startswith(("Traceback", "File ", "^"))]
     return (tail[-1] if tail else type(error).__name__)[:400]
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join((str(error) or type(error).__name__).split())

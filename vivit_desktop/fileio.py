@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import VivitError
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -22,7 +24,7 @@ def _umask() -> int:
 NEW_FILE_MODE = 0o666 & ~_umask()
 
 
-class FileExistsRefusal(FileExistsError):
+class FileExistsRefusal(FileExistsError, VivitError):
     """Refused to overwrite an existing file."""
 
     def __init__(self, path: Path) -> None:

@@ -27,7 +27,6 @@ import hashlib
 import logging
 import os
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .cancel import CancelToken, Cancelled
+from .errors import VivitError
 from .fileio import sha256_digest, sha256_file
 from .model.config import FACTORISED_ENCODER, SPATIO_TEMPORAL, VARIANT_TITLES
 
@@ -56,12 +57,8 @@ SCENIC_EVAL = {"resize_shorter": 256, "value_scale": 1 / 127.5, "value_offset": 
                "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
 
 
-class DownloadError(OSError):
+class DownloadError(OSError, VivitError):
     """A get that failed for a reason the user can act on; the message is one line."""
-
-
-class Cancelled(Exception):
-    """The caller's cancel flag was set; nothing was installed."""
 
 
 @dataclass(frozen=True)
@@ -250,7 +247,7 @@ def _content_range(header: str | None) -> tuple[int, int | None] | None:
         return None
 
 
-def _download_once(url: str, part: Path, progress: Progress | None, cancel: threading.Event | None,
+def _download_once(url: str, part: Path, progress: Progress | None, cancel: CancelToken | None,
                    connect_timeout: float, read_timeout: float, chunk_size: int):
     """One request; appends to `part` (206) or rewrites it (200). Returns the digest of the whole file."""
     from . import __version__
@@ -297,8 +294,8 @@ def _download_once(url: str, part: Path, progress: Progress | None, cancel: thre
             progress(done, total)
         with open(part, mode) as f:
             while True:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("download cancelled")
+                if cancel is not None:
+                    cancel.raise_if_cancelled("download cancelled")
                 try:  # read1: what has arrived (up to chunk_size), so cancel and progress stay prompt
                     block = response.read1(chunk_size)
                 except (TimeoutError, socket.timeout) as e:
@@ -317,7 +314,7 @@ def _download_once(url: str, part: Path, progress: Progress | None, cancel: thre
     return digest
 
 
-def download(url: str, dest: str | Path, *, progress: Progress | None = None, cancel: threading.Event | None = None,
+def download(url: str, dest: str | Path, *, progress: Progress | None = None, cancel: CancelToken | None = None,
              connect_timeout: float = 15.0, read_timeout: float = 60.0, retries: int = 3, retry_wait: float = 2.0,
              chunk_size: int = 1 << 18) -> str:
     """Download `url` to `dest` and return the file's SHA-256 (hex).
@@ -325,7 +322,7 @@ def download(url: str, dest: str | Path, *, progress: Progress | None = None, ca
     The body streams into `dest` + ".part", which becomes `dest` only when complete. An
     interrupted transfer resumes from the end of the .part with an HTTP Range request, up to
     `retries` times here (waiting `retry_wait`, doubling), and again on the next call: a failed
-    call leaves the .part for that. `progress(done, total)` follows the bytes; setting `cancel`
+    call leaves the .part for that. `progress(done, total)` follows the bytes; cancelling `cancel`
     raises `Cancelled` at the next block. Failures raise `DownloadError` with one line."""
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -366,7 +363,7 @@ def _hf_settings() -> dict:
     return settings
 
 
-def _hf_bar_class(progress: Progress | None, cancel: threading.Event | None):
+def _hf_bar_class(progress: Progress | None, cancel: CancelToken | None):
     """A silent tqdm for huggingface_hub that reports to `progress` and honours `cancel`."""
     from tqdm import tqdm
 
@@ -378,8 +375,8 @@ def _hf_bar_class(progress: Progress | None, cancel: threading.Event | None):
             self._total = kwargs.get("total")
 
         def update(self, n=1):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("download cancelled")
+            if cancel is not None:
+                cancel.raise_if_cancelled("download cancelled")
             self._done += int(n or 0)
             if progress is not None:
                 progress(self._done, self._total)
@@ -400,7 +397,7 @@ def _probe(url: str, timeout: float = 10.0) -> None:
         raise DownloadError(_network_message(url, e, timeout)) from e
 
 
-def fetch_hf(repo: str, *, progress: Progress | None = None, cancel: threading.Event | None = None,
+def fetch_hf(repo: str, *, progress: Progress | None = None, cancel: CancelToken | None = None,
              revision: str | None = None) -> tuple[Path, dict]:
     """A Hugging Face ViViT repository's config and weights, from the HF cache when all are
     there (no network then), else through huggingface_hub (which fetches only what is missing)
@@ -420,8 +417,8 @@ def fetch_hf(repo: str, *, progress: Progress | None = None, cancel: threading.E
 
     def files(local: bool) -> tuple[Path, Path]:
         def get(filename: str) -> Path:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("download cancelled")
+            if cancel is not None:
+                cancel.raise_if_cancelled("download cancelled")
             return Path(hf_hub_download(repo, filename, revision=revision, tqdm_class=bar,
                                         endpoint=settings["endpoint"], cache_dir=settings["cache_dir"],
                                         local_files_only=local))
@@ -473,13 +470,13 @@ def fetch_hf(repo: str, *, progress: Progress | None = None, cancel: threading.E
 # -- getting a model --------------------------------------------------------------------------------
 
 def install(name: str | ZooEntry, *, force: bool = False, progress: Progress | None = None,
-            cancel: threading.Event | None = None, stage: Callable[[str], None] | None = None,
+            cancel: CancelToken | None = None, stage: Callable[[str], None] | None = None,
             models_dir: Path | None = None, **download_options) -> Path:
     """Download, convert and install a catalogue entry; returns the installed weights path.
 
     Refuses (FileExistsError) when it is installed already, unless `force`. `stage(text)` says
-    what is happening ("downloading", "converting", "saving"). Raises `Cancelled` when `cancel`
-    is set, `DownloadError` for network failures, `CheckpointError` for a file that is no
+    what is happening ("downloading", "converting", "saving"). Raises `Cancelled` once `cancel` is
+    cancelled, `DownloadError` for network failures, `CheckpointError` for a file that is no
     checkpoint; in every case nothing is installed."""
     from .fileio import FileExistsRefusal
     from .model import save_model
@@ -498,8 +495,8 @@ def install(name: str | ZooEntry, *, force: bool = False, progress: Progress | N
             stage(text)
 
     def check_cancel() -> None:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("cancelled; nothing was installed")
+        if cancel is not None:
+            cancel.raise_if_cancelled("cancelled; nothing was installed")
 
     provenance = {"source": "vivit-desktop zoo", "catalogue": e.name, "family": e.family, "licence": e.licence,
                   "dataset": e.dataset, "retrieved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -11,6 +11,9 @@ from typing import Callable
 
 import numpy as np
 
+from .. import cancel as _cancel
+from ..cancel import CancelToken
+from ..errors import VivitError
 from .predictor import Predictor
 from .preprocess import Preprocessor
 from .results import AnalysisResult, WindowResult
@@ -35,12 +38,12 @@ class _Pending:
     end_time: float
 
 
-class NonFiniteOutput(ValueError):
+class NonFiniteOutput(ValueError, VivitError):
     """The model's outputs hold NaN or infinity: nothing of the run may be used or cached."""
 
 
-class Cancelled(Exception):
-    """The analysis was stopped by its caller; `partial` holds the windows done so far."""
+class Cancelled(_cancel.Cancelled):
+    """The analysis was stopped by its caller's token; `partial` holds the windows done so far."""
 
     def __init__(self, partial: AnalysisResult) -> None:
         super().__init__("analysis cancelled")
@@ -50,10 +53,10 @@ class Cancelled(Exception):
 def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSettings = WindowSettings(),
                    progress: Callable[[int], None] | None = None,
                    on_windows: Callable[[list[WindowResult]], None] | None = None,
-                   cancelled: Callable[[], bool] | None = None) -> AnalysisResult:
+                   cancel: CancelToken | None = None) -> AnalysisResult:
     """Analyse a finite source. `progress(n)` after each decoded frame; `on_windows(batch)` as
     each batch of windows is done (a player fills its timeline ahead of the playhead);
-    `cancelled()` is asked once per frame and, when true, stops with `Cancelled`."""
+    `cancel` is asked once per frame and, once cancelled, stops with `Cancelled`."""
     card = predictor.card
     spec = ClipSpec.from_card(card)
     fps = source.fps
@@ -79,8 +82,9 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
                                   "or check this one with `vivit-desktop info`)")
         each = prediction.seconds / len(ready)
         done = len(windows)
-        for (p, frames, _), probs, attention in zip(ready, prediction.probs, prediction.attention):
-            windows.append(WindowResult(len(windows), p.centre_index, frames, probs, attention, each))
+        spatial = prediction.spatial if prediction.spatial is not None else [None] * len(ready)
+        for (p, frames, _), probs, attention, maps in zip(ready, prediction.probs, prediction.attention, spatial):
+            windows.append(WindowResult(len(windows), p.centre_index, frames, probs, attention, each, maps))
         ready.clear()
         if on_windows:
             on_windows(windows[done:])
@@ -101,7 +105,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     last_frame = None
     last_centre: tuple[int, float] | None = None
     for frame in source.frames():
-        if cancelled and cancelled():
+        if cancel is not None and cancel.cancelled:
             raise Cancelled(result(last_index + 1))
         last_index, last_frame = frame.index, frame
         buffer.append(frame.index, frame.timestamp, preprocess(frame.image))

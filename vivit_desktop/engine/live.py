@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..cancel import CancelToken
 from .predictor import Predictor
 from .preprocess import Preprocessor
 from .results import WindowResult
@@ -97,10 +98,10 @@ class LiveRunner:
             self.submitted += 1
             self._cond.notify()
 
-    def run(self, frames: Iterable[Frame], stop: threading.Event | None = None) -> None:
-        """Push every frame of `frames` (e.g. a camera's) until they end or `stop` is set."""
+    def run(self, frames: Iterable[Frame], stop: CancelToken | None = None) -> None:
+        """Push every frame of `frames` (e.g. a camera's) until they end or `stop` is cancelled."""
         for frame in frames:
-            if stop is not None and stop.is_set():
+            if stop is not None and stop.cancelled:
                 break
             self.push(frame)
 
@@ -120,7 +121,8 @@ class LiveRunner:
                 if not (np.isfinite(prediction.probs).all() and np.isfinite(prediction.attention).all()):
                     raise ValueError("the model gave NaN or infinite outputs; its weights or card are broken")
                 window = WindowResult(request.seq, request.frames[-1], request.frames, prediction.probs[0],
-                                      prediction.attention[0], prediction.seconds)
+                                      prediction.attention[0], prediction.seconds,
+                                      None if prediction.spatial is None else prediction.spatial[0])
                 result = LiveResult(window, request.end_time, time.perf_counter() - request.arrived,
                                     prediction.seconds, self.dropped)
                 self.completed += 1

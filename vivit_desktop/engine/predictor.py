@@ -1,5 +1,5 @@
-"""The predictor: owns a model on a device and turns batches of windows into probabilities and
-temporal attention. No Qt."""
+"""The predictor: owns a model on a device and turns batches of windows into probabilities,
+temporal attention and spatial attention maps. No Qt."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ class Prediction:
     probs: np.ndarray  # (B, classes)
     attention: np.ndarray  # (B, T) per input frame, rows sum to 1
     seconds: float  # wall time of the whole batch
+    # (B, nt, nh, nw) float16: where the model looks, a map per temporal index summing to 1
+    # (AttentionReadout.spatial); None only where a caller built a Prediction without one
+    spatial: np.ndarray | None = None
 
 
 class TubeletCache:
@@ -220,8 +223,9 @@ class Predictor:
 
     def predict(self, clips: np.ndarray, frames: Sequence[Sequence[int]] | None = None,
                 source: Hashable = None) -> Prediction:
-        """(B, T, C, H, W) float32 -> probabilities and attention. `frames` (B, T): the source
-        frame indices each clip holds, which lets Model 2 reuse tubelets."""
+        """(B, T, C, H, W) float32 -> probabilities, temporal attention and spatial maps.
+        `frames` (B, T): the source frame indices each clip holds, which lets Model 2 reuse
+        tubelets."""
         start = time.perf_counter()
         chunks, size = [], len(clips)
         i = 0
@@ -247,7 +251,8 @@ class Predictor:
                         self.cache.clear()
         probs = np.concatenate([c[0] for c in chunks])
         attention = np.concatenate([c[1] for c in chunks])
-        return Prediction(probs, attention, time.perf_counter() - start)
+        spatial = np.concatenate([c[2] for c in chunks])
+        return Prediction(probs, attention, time.perf_counter() - start, spatial)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(array))
@@ -261,20 +266,23 @@ class Predictor:
             return torch.autocast(self.device.type if self.device.type == "cuda" else "cpu", enabled=False)
         return torch.autocast("cuda", dtype=torch.bfloat16 if self.precision_used == "bf16" else torch.float16)
 
-    def _outputs(self, logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray]:
+    def _outputs(self, logits: torch.Tensor, readout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probs (B, classes), temporal attention (B, T), spatial maps (B, nt, nh, nw) float16)."""
         probs = self.model.probabilities(logits)  # a softmax per head, in float32
+        spatial = readout.spatial
         # one device-to-host copy (and one synchronisation) per batch, not one per output
-        both = torch.cat([probs, readout.temporal.float()], dim=1).cpu().numpy()
-        return both[:, :probs.shape[1]], both[:, probs.shape[1]:]
+        out = torch.cat([probs, readout.temporal.float(), spatial.float().flatten(1)], dim=1).cpu().numpy()
+        c, t = probs.shape[1], readout.temporal.shape[1]
+        return out[:, :c], out[:, c:c + t], out[:, c + t:].reshape(spatial.shape).astype(np.float16)
 
-    def _run(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = self._tensor(clips)
         with torch.inference_mode(), self._autocast():
             logits, readout = self.model.forward_with_attention(x)
         self.spatial_passes += x.shape[0] * self.model.config.temporal_tokens
         return self._outputs(logits, readout)
 
-    def _run_cached(self, clips: np.ndarray, frames, source: Hashable) -> tuple[np.ndarray, np.ndarray]:
+    def _run_cached(self, clips: np.ndarray, frames, source: Hashable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t, nt = self.model.config.tubelet_size, self.model.config.temporal_tokens
         if clips.shape[1] != t * nt:
             self.model.check_input(torch.from_numpy(clips[:1]))  # raises with the expected shape

@@ -30,6 +30,17 @@ class Preprocessor:
         top, left = (nh - self.size) // 2, (nw - self.size) // 2
         return resized[top:top + self.size, left:left + self.size]
 
+    def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom), right and bottom exclusive: the region of a height x width
+        frame that `resize_crop` keeps, in the frame's own pixels. A spatial attention map
+        (nh, nw) covers this region, not the whole frame."""
+        scale = self.shorter / min(height, width)
+        nh, nw = max(self.size, round(height * scale)), max(self.size, round(width * scale))
+        top, left = (nh - self.size) // 2, (nw - self.size) // 2
+        sy, sx = height / nh, width / nw  # resized -> frame pixels, per axis
+        box = (round(left * sx), round(top * sy), round((left + self.size) * sx), round((top + self.size) * sy))
+        return max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3])
+
     def __call__(self, image: np.ndarray) -> np.ndarray:
         crop = self.resize_crop(image).astype(np.float32)  # (S, S, 3)
         return np.ascontiguousarray((crop * self._mul + self._add).transpose(2, 0, 1))  # (3, S, S)

@@ -10,12 +10,16 @@ JSON schema `vivit-desktop/analysis` version 1:
                   "post": {"smoothing", "mean_frames", "ema_alpha", "threshold", "class_thresholds",
                            "hysteresis", "min_bout_s"}},
      "device", "precision", "seconds",
+     "short_clip" (true when the video is shorter than one window: every window repeats its first
+                   and last frames to fill the model's input),
      "windows":  [{"index", "centre_frame", "frames": [...], "start_frame", "end_frame",
                    "top": [[label, p], ...], "probs": [...], "attention": [...], "latency_s"}],
      "frames":   [{"frame", "time", "label", "confidence", "attention"}],
      "segments": [{"start_frame", "end_frame", "start_time", "end_time", "label", "confidence"}]}
 Per-frame labels, confidences and segments are after post-processing (engine/postprocess.py);
-window probabilities are the model's own.
+window probabilities are the model's own. The windows' spatial attention maps (`WindowResult.spatial`)
+are not part of the JSON or CSV: the sidecar cache keeps them in a .npz beside its JSON
+(engine/cache.py).
 CSV: FILE.csv holds the per-frame table (frame, time, label, confidence, attention, then one
 (smoothed) probability column per label), FILE.windows.csv the windows (with a `top` column
 "label:p;label:p;..."), FILE.segments.csv the segments;
@@ -26,6 +30,7 @@ their first lines, starting with '#', record the model, its hash and the window 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -37,9 +42,15 @@ import numpy as np
 from ..fileio import atomic_write_text, atomic_write_texts, check_writable
 from ..model.config import ModelCard
 from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
+from .windows import ClipSpec
 
 SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
 MAX_FRAMES = 10**8  # about 39 days at 30 fps: more in a results file is damage, not a video
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def window_settings(card: ModelCard, hop: int) -> dict:
@@ -59,6 +70,16 @@ def top_per_head(probs: np.ndarray, card: ModelCard, k: int) -> list[tuple[str, 
     return out
 
 
+def nearest_sample(frames, frame: int) -> int:
+    """The sampled frame of a window (`frames`, its source frames in order) nearest to `frame`,
+    the earlier on a tie: the rule by which a frame takes a window's temporal attention
+    (`AnalysisResult.frame_attention`) and its spatial map (`WindowResult.spatial_for`)."""
+    sampled = np.unique(np.asarray(frames))
+    right = int(np.clip(np.searchsorted(sampled, frame), 0, len(sampled) - 1))
+    left = max(right - 1, 0)
+    return int(sampled[left] if frame - sampled[left] <= sampled[right] - frame else sampled[right])
+
+
 @dataclass(frozen=True)
 class WindowResult:
     index: int
@@ -67,6 +88,21 @@ class WindowResult:
     probs: np.ndarray  # (classes,)
     attention: np.ndarray  # (num_frames,) one weight per sampled frame, sums to 1
     latency_s: float
+    # (nt, nh, nw) float16: where the model looks, a map per temporal index (tubelet) summing to 1
+    # (AttentionReadout.spatial); None for results read from a file without maps
+    spatial: np.ndarray | None = None
+
+    def spatial_for(self, frame: int, tubelet_size: int) -> np.ndarray | None:
+        """(nh, nw) float32, summing to 1: the map of the tubelet that covers source frame
+        `frame` in this window. The frame takes its nearest sampled frame (as the temporal
+        read-out does); a sampled frame repeated over several tubelets (a window's edges) takes
+        their mean. None when the window has no maps."""
+        if self.spatial is None:
+            return None
+        positions = np.flatnonzero(np.asarray(self.frames) == nearest_sample(self.frames, frame))
+        tubelets = positions // tubelet_size
+        mean = np.asarray(self.spatial, dtype=np.float32)[tubelets].mean(axis=0)
+        return mean / max(float(mean.sum()), np.finfo(np.float32).tiny)  # float16 storage: exactly 1 again
 
     @property
     def start_frame(self) -> int:
@@ -188,6 +224,16 @@ class AnalysisResult:
             parts.append(None if local == size else start + local)
         return parts
 
+    def frame_classes(self) -> np.ndarray:
+        """(frames, heads): the class each head shows at each frame (its global index), -1 for
+        none: the shown labels decoded, for views that draw each head's classes (the ethogram)."""
+        codes = self.frame_labels()
+        columns = []
+        for start, size, radix in self._radices():
+            local = np.where(codes == NONE, size, (codes // radix) % (size + 1))
+            columns.append(np.where(local == size, NONE, start + local))
+        return np.stack(columns, axis=1)
+
     def label_name(self, code: int) -> str | None:
         """The text of a shown label ("cut + onion" for a multi-head model), None for no label."""
         if code == NONE:
@@ -230,6 +276,66 @@ class AnalysisResult:
         """Frames no window's span covers (they get no label)."""
         return int(np.isnan(self.frame_probs()[:, 0]).sum()) if self.frame_count and len(self.labels) else 0
 
+    # -- the window shown at a frame, and where the model looks there ------------------------
+    def window_at(self, frame: int, live: bool = False) -> WindowResult | None:
+        """The window whose prediction is shown at `frame` (the player's rule): for a file the
+        window centred nearest to it (the earlier on a tie), if it covers the frame or its centre
+        lies within a hop of it; `live`, the newest window that has ended by then. None before any."""
+        if not self.windows:
+            return None
+        if live:
+            ended = [w for w in self.windows[-64:] if w.end_frame <= frame]
+            return ended[-1] if ended else None
+        cached = self.__dict__.get("_centres")
+        if cached is None or len(cached) != len(self.windows):
+            cached = np.fromiter((w.centre_frame for w in self.windows), np.int64, len(self.windows))
+            self.__dict__["_centres"] = cached
+        w = self.windows[int(np.abs(cached - frame).argmin())]
+        return w if w.start_frame <= frame <= w.end_frame or abs(w.centre_frame - frame) <= self.hop else None
+
+    def spatial_at(self, frame: int, live: bool = False) -> np.ndarray | None:
+        """(nh, nw) float32 summing to 1: where the model looks at `frame`, from the window shown
+        there (`window_at`): the map of the tubelet that covers the frame in that window (its
+        nearest sampled frame's, the rule of the temporal read-out). None when no window is shown
+        there or the window has no maps (a result cached before maps were kept)."""
+        w = self.window_at(frame, live)
+        return None if w is None else w.spatial_for(frame, self.card.arch.tubelet_size)
+
+    def spatial_shape(self) -> tuple[int, int, int]:
+        """(nt, nh, nw) of a window's spatial maps for this model."""
+        arch = self.card.arch
+        return arch.temporal_tokens, arch.grid_size, arch.grid_size
+
+    def spatial_maps(self) -> np.ndarray | None:
+        """(windows, nt, nh, nw) float16, every window's maps; None unless every window has them."""
+        if not self.windows or any(w.spatial is None for w in self.windows):
+            return None
+        return np.stack([np.asarray(w.spatial, dtype=np.float16) for w in self.windows])
+
+    def attach_spatial(self, maps: np.ndarray) -> None:
+        """Give the windows their maps back (from the cache): (windows, nt, nh, nw), one per
+        window in order. Raises ValueError when they do not fit this result."""
+        maps = np.asarray(maps)
+        expected = (len(self.windows), *self.spatial_shape())
+        if maps.shape != expected or maps.dtype.kind != "f" or not np.isfinite(maps).all():
+            raise ValueError(f"spatial maps of shape {maps.shape} ({maps.dtype}) do not fit {expected}")
+        maps = maps.astype(np.float16, copy=False)
+        self.windows = [dataclasses.replace(w, spatial=m) for w, m in zip(self.windows, maps)]
+
+    # -- clips shorter than one window ------------------------------------------------------
+    def window_frames(self) -> int:
+        """Source frames a video needs for one window without repeats: its samples span this
+        many frames, first to last, at this video's frame rate."""
+        span = ClipSpec.from_card(self.card).span(self.fps)
+        return int(math.ceil(span * self.fps - 1e-6)) + 1
+
+    @property
+    def short_clip(self) -> bool:
+        """The video is shorter than one window: every window repeats the video's first and last
+        frames to fill the model's input (engine/windows.py `sample_window`)."""
+        span = ClipSpec.from_card(self.card).span(self.fps)
+        return bool(self.windows) and (self.frame_count - 1) / self.fps < span - 1e-9
+
     def warnings(self) -> list[str]:
         """What makes this result partial, in words a user can act on."""
         out = []
@@ -240,6 +346,13 @@ class AnalysisResult:
                        "container claims: the file is truncated or damaged, or its header is wrong")
         if self.frames_skipped:
             out.append(f"{self.frames_skipped} undecodable frame(s) were skipped")
+        if self.short_clip:
+            card = self.card
+            every = "every frame" if card.frame_stride == 1 else f"every {_ordinal(card.frame_stride)} frame"
+            rate = f" at {card.fps:g} fps" if card.fps and abs(card.fps - self.fps) > 1e-6 else ""
+            out.append(f"the clip has {self.frame_count} frame{'s' if self.frame_count != 1 else ''}; the model's "
+                       f"window needs {self.window_frames()} ({card.num_frames} samples, {every}{rate}): the "
+                       "prediction is from a padded window, the clip's first and last frames repeated to fill it")
         uncovered = self.uncovered_frames()
         if uncovered:
             out.append(f"{uncovered} of {self.frame_count} frames are covered by no window and have no label "
@@ -347,6 +460,7 @@ class AnalysisResult:
             "frames_skipped": self.frames_skipped, "ended_early": self.ended_early, "model": self._model(),
             "settings": self._settings(),
             "device": self.device, "precision": self.precision, "seconds": round(self.seconds, 3),
+            "short_clip": self.short_clip,
             "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
                          "start_frame": w.start_frame, "end_frame": w.end_frame,
                          "top": [[label, round(p, 6)] for label, p in w.top(self.card, top_k)],

@@ -3,7 +3,9 @@ from the sidecar cache), the exports written atomically, and the summary `analyz
 
 `vivit-desktop analyze` runs `run_job` for one video after another; the cluster runner's workers
 (vivit_desktop/cluster.py) run the same function, so a video's results, exports and cache entry
-are the same wherever it was analysed. No Qt, no Ray."""
+are the same wherever it was analysed. The window analyses a file with `analyse_video`, the part
+of `run_job` that reads or fills the cache. Each stops when its `CancelToken` is cancelled. No Qt,
+no Ray."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..cancel import CancelToken
 from ..fileio import check_writable, sha256_file
 from ..model.config import ModelCard
 from .analysis import WindowSettings, analyze_source
@@ -43,6 +46,7 @@ class AnalysisJob:
     top_k: int = 5
     force: bool = False  # overwrite existing outputs
     use_cache: bool = True  # read the sidecar cache (a finished analysis is stored either way)
+    heatmap_opacity: float = 0.0  # > 0: the annotated video shows the spatial attention map
 
 
 @dataclass
@@ -62,14 +66,43 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSettings,
+                  cache: ResultCache | None = None, *, use_cache: bool = True, progress: Progress = no_progress,
+                  on_windows: Callable[[list], None] | None = None,
+                  cancel: CancelToken | None = None) -> tuple[AnalysisResult, bool]:
+    """(the analysis of one video file, whether it came from the cache). With `use_cache` the
+    sidecar cache is read first, under the video's and the model's SHA-256, the hop and the
+    precision; otherwise the model runs (`on_windows(batch)` as batches finish) and the finished
+    analysis is stored either way (random weights never are: the cache refuses them). Raises
+    SourceError for a missing or unreadable video and one in which no window could be analysed,
+    and engine.analysis.Cancelled once `cancel` is cancelled (nothing is stored then). The CLI
+    (through run_job), the cluster's workers and the window all analyse files here."""
+    cache = cache if cache is not None else ResultCache()
+    if not video.exists() and not video.is_symlink():
+        raise SourceError(f"{video}: no such file")
+    video_hash = sha256_file(video) if video.is_file() else ""
+    result = cache.load(video_hash, model_hash, predictor.card, settings.hop,
+                        getattr(predictor, "precision_used", "float32")) if use_cache else None
+    if result is not None:
+        return result, True
+    with open_source(video) as source:
+        result = progress("analysis", video.name, source.claimed_frame_count,
+                          lambda tick: analyze_source(source, predictor, settings, tick, on_windows, cancel))
+    result.model_sha256, result.video_sha256 = model_hash, video_hash
+    if not result.windows:
+        raise SourceError(f"{video}: no window could be analysed ({result.frame_count} frames decoded); "
+                          "nothing was written")
+    cache.store(result)
+    return result, False
+
+
 def run_job(job: AnalysisJob, predictor, model_hash: str, cache: ResultCache | None = None,
-            progress: Progress = no_progress, cancelled: Callable[[], bool] | None = None) -> JobOutcome:
+            progress: Progress = no_progress, cancel: CancelToken | None = None) -> JobOutcome:
     """Analyse one video and write its outputs. Raises SourceError (unreadable video), ValueError
     (an output that is an input, NaN outputs), OSError (an output that exists without `force`, a
-    folder that is not writable), or engine.analysis.Cancelled when `cancelled()` turns true; in
-    each case no output is left half-written."""
-    video, card = job.video, predictor.card
-    cache = cache if cache is not None else ResultCache()
+    folder that is not writable), or cancel.Cancelled (engine.analysis.Cancelled while analysing)
+    once `cancel` is cancelled; in each case no output is left half-written."""
+    video = job.video
     if not video.exists() and not video.is_symlink():
         raise SourceError(f"{video}: no such file")
     for target in (job.out, job.annotated):
@@ -78,21 +111,8 @@ def run_job(job: AnalysisJob, predictor, model_hash: str, cache: ResultCache | N
         if same_file(target, video):
             raise ValueError(f"{target} is the video being analysed; an output never replaces an input")
         check_writable(target, job.force)  # refuse before spending time on the analysis
-    video_hash = sha256_file(video) if video.is_file() else ""
-    result = cache.load(video_hash, model_hash, card, job.settings.hop,
-                        getattr(predictor, "precision_used", "float32")) if job.use_cache else None
-    if result is None:
-        with open_source(video) as source:
-            result = progress("analysis", video.name, source.claimed_frame_count,
-                              lambda tick: analyze_source(source, predictor, job.settings, tick, cancelled=cancelled))
-        result.model_sha256, result.video_sha256 = model_hash, video_hash
-        if not result.windows:
-            raise SourceError(f"{video}: no window could be analysed ({result.frame_count} frames decoded); "
-                              "nothing was written")
-        cache.store(result)
-        cached = False
-    else:
-        cached = True
+    result, cached = analyse_video(video, predictor, model_hash, job.settings, cache, use_cache=job.use_cache,
+                                   progress=progress, cancel=cancel)
     result.source = video.name  # the file analysed now, even if its content was analysed under another name
     result.post = job.post
     written: list[Path] = []
@@ -107,7 +127,8 @@ def run_job(job: AnalysisJob, predictor, model_hash: str, cache: ResultCache | N
         with open_source(video) as source:
             written.append(progress("annotation", f"{video.name} (annotating)", result.frame_count,
                                     lambda tick: write_annotated(result, source, annotated, job.force,
-                                                                 min(job.top_k, 3), tick)))
+                                                                 min(job.top_k, 3), tick, cancel,
+                                                                 heatmap_opacity=job.heatmap_opacity)))
     return JobOutcome(video, written, summary_lines(video, result, written, cached), cached, result.frame_count,
                       0.0 if cached else result.seconds)
 

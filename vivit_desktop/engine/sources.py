@@ -36,6 +36,8 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
+from ..errors import VivitError
+
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
@@ -45,7 +47,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _RETRIES_AFTER_BAD_FRAME = 8
 
 
-class SourceError(ValueError):
+class SourceError(ValueError, VivitError):
     """A source that cannot be opened or read; the message says what and what to do."""
 
 
@@ -835,16 +837,30 @@ def is_stream_url(spec: str) -> bool:
     return bool(re.match(rf"^({'|'.join(STREAM_SCHEMES)})://", str(spec), re.IGNORECASE))
 
 
+def source_kind(spec: str | Path | int) -> str:
+    """What a source string names, by the one rule every caller (the window, the reader, the
+    CLI) uses: "camera" (an int, or a digit string no file is named), "stream" (a URL of a
+    stream scheme), "folder" (of images) or "file"."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and not Path(spec).exists()):
+        return "camera"
+    if isinstance(spec, str) and is_stream_url(spec):
+        return "stream"
+    return "folder" if Path(spec).is_dir() else "file"
+
+
+def is_live_spec(spec) -> bool:
+    """A camera, a stream, or a function returning a live source (a simulated camera)."""
+    return callable(spec) or source_kind(spec) in ("camera", "stream")
+
+
 def open_source(spec: str | Path | int, camera_size: tuple[int, int] | None = None,
                 camera_fps: float | None = None) -> VideoSource:
     """A camera (an index: 0, 1, ...; `camera_size` and `camera_fps` are requested from it), a
-    network stream URL, a folder of images or a video file."""
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and not Path(spec).exists()):
+    network stream URL, a folder of images or a video file (`source_kind` decides which)."""
+    kind = source_kind(spec)
+    if kind == "camera":
         width, height = camera_size or (None, None)
         return CameraSource(int(spec), width, height, camera_fps)
-    if isinstance(spec, str) and is_stream_url(spec):
+    if kind == "stream":
         return StreamSource(spec)
-    path = Path(spec)
-    if path.is_dir():
-        return ImageFolderSource(path)
-    return FileSource(path)
+    return ImageFolderSource(Path(spec)) if kind == "folder" else FileSource(Path(spec))

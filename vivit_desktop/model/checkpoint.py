@@ -15,6 +15,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
+from ..errors import VivitError
 from ..fileio import atomic_path, check_writable
 from .config import (
     FACTORISED_DOT_PRODUCT,
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ValueError, VivitError):
     """A checkpoint that cannot be loaded; the message names the file and the problem."""
 
     def __init__(self, path: str | Path, problem: str) -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import VivitError
+
 # The four ViViT variants (Arnab et al., ICCV 2021, Section 3.3).
 SPATIO_TEMPORAL = "spatio_temporal"  # Model 1
 FACTORISED_ENCODER = "factorised_encoder"  # Model 2
@@ -29,12 +31,19 @@ VARIANT_TITLES = {
 }
 ACTIVATIONS = ("gelu", "gelu_tanh")
 ATTENTION_ORDERS = ("time_space", "space_time")
+# Stochastic depth (drop path). "scenic": as google-research/scenic applies it (projects/vivit/
+# model.py EncoderBlock, model_lib/layers/nn_layers.py StochasticDepth): a residual branch dropped
+# per sample, the kept ones NOT rescaled by 1/(1-p), and Model 3's factorised block applies none
+# (scenic's EncoderFactorizedSelfAttentionBlock takes droplayer_p and ignores it). "timm": the kept
+# branches scaled by 1/(1-p), and Model 3's block drops each of its three residual branches (what
+# this program did before; an option, not scenic's).
+STOCHASTIC_DEPTHS = ("scenic", "timm")
 
 CARD_FORMAT = "vivit-desktop/model-card"
 CARD_VERSION = 1
 
 
-class ConfigError(ValueError):
+class ConfigError(ValueError, VivitError):
     """A config or model card that cannot describe a valid model."""
 
 
@@ -74,6 +83,7 @@ class ViViTConfig:
     dropout: float = 0.0
     attention_dropout: float = 0.0
     drop_path: float = 0.0  # stochastic depth, linearly increasing over depth
+    stochastic_depth: str = "scenic"  # how drop path is applied: STOCHASTIC_DEPTHS
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -104,6 +114,8 @@ class ViViTConfig:
             raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.attention_order not in ATTENTION_ORDERS:
             raise ConfigError(f"attention_order must be one of {ATTENTION_ORDERS}, got {self.attention_order!r}")
+        if self.stochastic_depth not in STOCHASTIC_DEPTHS:
+            raise ConfigError(f"stochastic_depth must be one of {STOCHASTIC_DEPTHS}, got {self.stochastic_depth!r}")
         if not _finite_number(self.layer_norm_eps) or not 0 < self.layer_norm_eps < 1:
             raise ConfigError(f"layer_norm_eps must be a small positive number, got {self.layer_norm_eps!r}")
         for name in ("dropout", "attention_dropout", "drop_path"):

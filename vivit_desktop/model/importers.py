@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import VivitError
+
 from .checkpoint import CheckpointError, check_state_dict, read_state_dict
 from .config import (
     FACTORISED_DOT_PRODUCT,
@@ -64,7 +66,7 @@ _HF_TOP = {
 _HF_IGNORED = re.compile(r"^(pooler\.|embeddings\.mask_token$)")
 
 
-class ForeignWeightsError(ValueError):
+class ForeignWeightsError(ValueError, VivitError):
     """Foreign weights that cannot be converted to a ViViT."""
 
 

@@ -6,11 +6,14 @@ a sequence, D hidden size, h heads, hd = D / h.
 Every attention has two paths: the fast one through `scaled_dot_product_attention`, and an
 explicit one (softmax(q k^T / sqrt(hd)) v) that also returns the weights. The explicit path is
 used only where the read-out needs weights, and only on small matrices (a CLS row, or T x T).
+Spatial attention received (Models 3 and 4: S x S per temporal index) is reduced to one weight
+per key as it is computed, a block of queries at a time (`received_attention`), next to the fast
+path's output: never a whole (B*T, h, S, S) tensor at once.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -20,21 +23,25 @@ from .config import ViViTConfig
 
 
 class DropPath(nn.Module):
-    """Stochastic depth per sample (Huang et al. 2016), as timm and scenic do it."""
+    """Stochastic depth per sample (Huang et al. 2016): in training, a residual branch is dropped
+    for each sample with probability p. scenic (ViViT's official code) keeps the surviving
+    branches as they are, `x * (1 - mask)`, and so does this by default; `rescale=True` divides
+    them by 1 - p as timm does (the config's stochastic_depth="timm")."""
 
-    def __init__(self, p: float = 0.0) -> None:
+    def __init__(self, p: float = 0.0, rescale: bool = False) -> None:
         super().__init__()
         self.p = p
+        self.rescale = rescale
 
     def forward(self, x: Tensor) -> Tensor:
         if self.p == 0.0 or not self.training:
             return x
         keep = 1.0 - self.p
         mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)  # (B, 1, ..., 1)
-        return x * mask / keep
+        return x * mask / keep if self.rescale else x * mask
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, rescale={self.rescale}"
 
 
 class Mlp(nn.Module):
@@ -57,6 +64,38 @@ def attend(q: Tensor, k: Tensor, v: Tensor, dropout_p: float, explicit: bool) ->
     weights = torch.softmax((q * scale) @ k.transpose(-2, -1), dim=-1)  # (..., h, Nq, Nk)
     dropped = F.dropout(weights, dropout_p) if dropout_p else weights
     return dropped @ v, weights  # (..., h, Nq, hd)
+
+
+RECEIVED_BLOCK = 1 << 22  # elements of one block of attention weights in `received_attention`
+
+
+def received_attention(q: Tensor, k: Tensor, block: int | None = None) -> Tensor:
+    """The attention each key receives, averaged over the queries: (..., h, Nq, hd) x
+    (..., h, Nk, hd) -> (..., h, Nk), each row summing to 1 (every softmax row does).
+    softmax(q k^T / sqrt(hd)) is formed a block of queries at a time, so memory stays near
+    `block` elements (default `RECEIVED_BLOCK`) whatever Nq is."""
+    block = RECEIVED_BLOCK if block is None else block
+    scale = q.shape[-1] ** -0.5
+    nq, nk = q.shape[-2], k.shape[-2]
+    per_query = max(1, q[..., :1, :1].numel() * nk)  # elements one query's rows take
+    step = max(1, block // per_query)
+    kt = k.transpose(-2, -1)
+    total = None
+    for start in range(0, nq, step):
+        part = torch.softmax((q[..., start:start + step, :] * scale) @ kt, dim=-1, dtype=torch.float32).sum(dim=-2)
+        total = part if total is None else total + part
+    return total / nq
+
+
+class FactorisedWeights(NamedTuple):
+    """What the last factorised block (Models 3 and 4) gives the read-out.
+
+    temporal: (B*S, h_t, T, T) the temporal attention weights, one sequence per spatial index.
+    spatial:  (B*T, S) the spatial attention each patch received, averaged over the queries and
+              the heads that attend over space; one row per temporal index, summing to 1."""
+
+    temporal: Tensor
+    spatial: Tensor
 
 
 class Attention(nn.Module):
@@ -83,6 +122,15 @@ class Attention(nn.Module):
         out = out.transpose(1, 2).reshape(B, N, D)
         return self.proj_drop(self.proj(out)), weights
 
+    def forward_received(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The fast path's output (B, N, D) and the attention each token received, averaged
+        over the queries and the heads: (B, N), each row summing to 1."""
+        B, N, D = x.shape
+        q, k, v = self._qkv(x)
+        out, _ = attend(q, k, v, self.attn_drop if self.training else 0.0, explicit=False)  # (B, h, N, hd)
+        out = out.transpose(1, 2).reshape(B, N, D)
+        return self.proj_drop(self.proj(out)), received_attention(q, k).mean(dim=1)
+
     def forward_first_query(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Only the first token's (CLS) output and its attention row: (B, 1, D), (B, h, N).
 
@@ -98,8 +146,9 @@ class Attention(nn.Module):
 class FactorisedDotProductAttention(Attention):
     """Model 4: one QKV projection; the first half of the heads attend over time (tokens of the
     same spatial index), the second half over space (tokens of the same temporal index); the
-    heads are concatenated and projected. Returns the time heads' weights on the explicit path:
-    (B*S, h/2, T, T)."""
+    heads are concatenated and projected. On the explicit path it returns `FactorisedWeights`:
+    the time heads' weights (B*S, h/2, T, T) and the attention each patch received from the space
+    heads (B*T, S)."""
 
     def forward(self, x: Tensor, grid: tuple[int, int] | None = None,
                 explicit: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -115,9 +164,12 @@ class FactorisedDotProductAttention(Attention):
         out_t = out_t.reshape(B, S, ht, T, hd).permute(0, 3, 1, 2, 4)  # (B, T, S, ht, hd)
         # space heads: sequences along S, one per (batch, temporal index)
         qkv_s = qkv[..., ht:, :].permute(3, 0, 1, 4, 2, 5).reshape(3, B * T, h - ht, S, hd)  # 3 x (B*T, h-ht, S, hd)
-        out_s, _ = attend(*qkv_s.unbind(0), drop, False)  # (B*T, h-ht, S, hd)
+        q_s, k_s, v_s = qkv_s.unbind(0)
+        out_s, _ = attend(q_s, k_s, v_s, drop, False)  # (B*T, h-ht, S, hd)
         out_s = out_s.reshape(B, T, h - ht, S, hd).permute(0, 1, 3, 2, 4)  # (B, T, S, h-ht, hd)
         out = torch.cat([out_t, out_s], dim=3).reshape(B, N, D)  # heads concatenated: (B, T*S, D)
+        if explicit:
+            weights = FactorisedWeights(weights, received_attention(q_s, k_s).mean(dim=1))  # (B*T, S)
         return self.proj_drop(self.proj(out)), weights
 
 
@@ -128,7 +180,7 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.attn = attention(cfg)
-        self.drop_path = DropPath(drop_path)
+        self.drop_path = DropPath(drop_path, rescale=cfg.stochastic_depth == "timm")
         self.norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.mlp = Mlp(cfg)
 
@@ -158,7 +210,10 @@ class FactorisedSelfAttentionBlock(nn.Module):
         self.attn_t = Attention(cfg)
         self.norm_s = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.attn_s = Attention(cfg)
-        self.drop_path = DropPath(drop_path)
+        # scenic's factorised self-attention block applies no stochastic depth (it ignores its
+        # droplayer_p); stochastic_depth="timm" drops each of the three residual branches.
+        timm = cfg.stochastic_depth == "timm"
+        self.drop_path = DropPath(drop_path if timm else 0.0, rescale=timm)
         self.norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.mlp = Mlp(cfg)
 
@@ -169,23 +224,28 @@ class FactorisedSelfAttentionBlock(nn.Module):
         xt = xt + self.drop_path(y)
         return xt.reshape(B, S, T, D).transpose(1, 2).reshape(B, N, D), weights
 
-    def _space(self, x: Tensor, T: int, S: int) -> Tensor:
+    def _space(self, x: Tensor, T: int, S: int, explicit: bool = False) -> tuple[Tensor, Tensor | None]:
         B, N, D = x.shape
         xs = x.reshape(B * T, S, D)  # (B*T, S, D)
-        y, _ = self.attn_s(self.norm_s(xs))
-        return (xs + self.drop_path(y)).reshape(B, N, D)
+        if explicit:
+            y, received = self.attn_s.forward_received(self.norm_s(xs))  # received (B*T, S)
+        else:
+            (y, _), received = self.attn_s(self.norm_s(xs)), None
+        return (xs + self.drop_path(y)).reshape(B, N, D), received
 
     def forward(self, x: Tensor, grid: tuple[int, int] | None = None,
-                explicit: bool = False) -> tuple[Tensor, Tensor | None]:
+                explicit: bool = False) -> tuple[Tensor, FactorisedWeights | None]:
+        """On the explicit path the weights are `FactorisedWeights`: the temporal attention's
+        (B*S, h, T, T) and the spatial attention each patch received (B*T, S)."""
         T, S = grid
-        weights = None
+        temporal = spatial = None
         for axis in self.order.split("_"):
             if axis == "time":
-                x, weights = self._time(x, T, S, explicit)
+                x, temporal = self._time(x, T, S, explicit)
             else:
-                x = self._space(x, T, S)
+                x, spatial = self._space(x, T, S, explicit)
         x = x + self.drop_path(self.mlp(self.norm2(x)))
-        return x, weights
+        return x, FactorisedWeights(temporal, spatial) if explicit else None
 
 
 BlockFactory = Callable[[ViViTConfig, float], nn.Module]
@@ -197,7 +257,8 @@ class Encoder(nn.Module):
 
     `forward(x, grid, readout)` returns (pooled (B, D), weights). With `readout`, weights come
     from the last block: its CLS attention row (B, h, N) when the encoder has a CLS token (and
-    only the CLS token is computed in that block), else the block's explicit temporal weights.
+    only the CLS token is computed in that block), else the block's explicit weights (Models 3
+    and 4: `FactorisedWeights`).
     """
 
     def __init__(self, cfg: ViViTConfig, num_tokens: int, depth: int, use_cls: bool,

@@ -95,9 +95,11 @@ def model_config(name: str, **overrides: Any) -> ViViTConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def create_model(name: str, *, labels: tuple[str, ...] | list[str] | None = None, **overrides: Any):
+def create_model(name: str, *, labels: tuple[str, ...] | list[str] | None = None, init: str = "scenic",
+                 **overrides: Any):
     """Build a randomly initialised model. `labels` (optional) names the classes and sets
-    num_classes; other keyword arguments override ViViTConfig fields."""
+    num_classes; `init` is how the weights start ("scenic", ViViT's official code, or "timm":
+    model/init.py); other keyword arguments override ViViTConfig fields."""
     from .vivit import ViViT
 
     if labels is not None:
@@ -105,4 +107,4 @@ def create_model(name: str, *, labels: tuple[str, ...] | list[str] | None = None
     config = model_config(name, **overrides)
     card = ModelCard(arch=config, name=name, labels=tuple(labels or ()),
                      provenance={"source": "random initialisation", "architecture": name})
-    return ViViT(config, card)
+    return ViViT(config, card, init=init)

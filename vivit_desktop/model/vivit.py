@@ -20,6 +20,7 @@ from .config import (
     ModelCard,
     ViViTConfig,
 )
+from .init import init_weights
 from .layers import Block, Encoder, FactorisedDotProductAttention, FactorisedSelfAttentionBlock, TubeletEmbedding
 
 
@@ -30,13 +31,19 @@ class AttentionReadout:
     temporal:        (B, T) one weight per input frame, summing to 1 (a tubelet's weight is
                      shared equally by the t frames it covers).
     temporal_tokens: (B, nt) the same per temporal index.
-    spatial:         (B, nt, nh, nw) a map per temporal index, each summing to 1, or None
-                     where the variant defines none (Models 3 and 4 have no CLS query).
+    spatial:         (B, nt, nh, nw) where the model looks: a map per temporal index, each
+                     summing to 1 (float32; bf16/fp16 under autocast for Models 1 and 2).
+                     Model 1: the last layer's CLS attention over all nt*nh*nw tokens (heads
+                     averaged), per temporal index. Model 2: the spatial encoder's last-layer
+                     CLS attention over the patches of each temporal index (heads averaged).
+                     Models 3 and 4: the last layer's spatial attention each patch received,
+                     averaged over the queries of its temporal index and the heads (Model 4:
+                     only the heads that attend over space).
     """
 
     temporal: Tensor
     temporal_tokens: Tensor
-    spatial: Tensor | None
+    spatial: Tensor
 
 
 def _normalise(x: Tensor, dim: int = -1) -> Tensor:
@@ -115,7 +122,8 @@ class _FactorisedBackbone(nn.Module):
         feats, weights = self.encoder(tokens.reshape(B, T * S, D), grid=(T, S), readout=readout)
         if not readout:
             return feats, None, None
-        return feats, _received_temporal(weights, B), None
+        # weights: FactorisedWeights of the last block; spatial (B*T, S) received per patch
+        return feats, _received_temporal(weights.temporal, B), _normalise(weights.spatial.reshape(B, T, S))
 
 
 class FactorisedSelfAttention(_FactorisedBackbone):
@@ -144,7 +152,9 @@ _BACKBONES: dict[str, type[nn.Module]] = {
 class ViViT(nn.Module):
     """Input: (B, T, C, H, W) float, normalised as `model.card` says. Output: logits (B, classes)."""
 
-    def __init__(self, config: ViViTConfig, card: ModelCard | None = None) -> None:
+    def __init__(self, config: ViViTConfig, card: ModelCard | None = None, init: str = "scenic") -> None:
+        """`init`: how the weights start, "scenic" (ViViT's official code) or "timm" (see
+        model/init.py); it matters only to training from scratch."""
         super().__init__()
         if card is not None and card.arch != config:
             raise ValueError("the model card's architecture differs from the config")
@@ -154,7 +164,7 @@ class ViViT(nn.Module):
         self.backbone = _BACKBONES[config.variant](config)
         self.head_drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.num_classes)
-        self.apply(_init_weights)
+        init_weights(self, init)
 
     @property
     def variant(self) -> str:
@@ -195,12 +205,11 @@ class ViViT(nn.Module):
         return self._head_and_readout(*self.backbone(self.patch_embed(x), readout=True))
 
     def _head_and_readout(self, feats: Tensor, temporal_tokens: Tensor,
-                          spatial: Tensor | None) -> tuple[Tensor, AttentionReadout]:
+                          spatial: Tensor) -> tuple[Tensor, AttentionReadout]:
         t = self.config.tubelet_size
         per_frame = temporal_tokens.repeat_interleave(t, dim=1) / t  # (B, nt) -> (B, T)
-        if spatial is not None:
-            g = self.config.grid_size
-            spatial = spatial.reshape(spatial.shape[0], spatial.shape[1], g, g)  # (B, nt, nh, nw)
+        g = self.config.grid_size
+        spatial = spatial.reshape(spatial.shape[0], spatial.shape[1], g, g)  # (B, nt, S) -> (B, nt, nh, nw)
         return self.forward_head(feats), AttentionReadout(per_frame, temporal_tokens, spatial)
 
 
@@ -228,12 +237,3 @@ class ViViT(nn.Module):
         if self.variant != FACTORISED_ENCODER:
             raise ValueError(f"only Model 2 (factorised encoder) encodes tubelets separately, not {self.variant}")
 
-
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import VivitError
+
 from ..engine.preprocess import Preprocessor
 from ..engine.sources import SourceError, open_source
 from ..engine.windows import ClipSpec, centred_end_time, sample_window
@@ -28,7 +30,7 @@ SYNTHETIC_PREFIX = "synthetic:"
 CAMERA_MOTION = "synthetic:camera-motion"
 
 
-class DataError(ValueError):
+class DataError(ValueError, VivitError):
     """A dataset that cannot be used; the message says what to fix."""
 
 

@@ -13,7 +13,13 @@ the CAMERA's motion, not the content's:
 In image coordinates (x right, y down) the output pixel at (u, v), both in [-1/2, 1/2], shows
 the source point `centre + width * (offset + zoom * R(angle) (u, v))`, where offset, zoom and
 angle start at (0, 0), 1, 0. A pan right makes offset.x grow; a clockwise roll makes the angle
-grow (in y-down coordinates a positive angle turns clockwise on screen).
+grow (in y-down coordinates a positive angle turns clockwise on screen). Most pans and tilts
+turn the camera instead (yaw and pitch through a pinhole: a homography, see `CameraPath`).
+
+Closer to real footage (the real-footage issue): zooms and rolls from slow to fast
+(log-uniform), perspective pans, motion blur and a rolling shutter (`render_frames`), a nearer
+layer with parallax, things that move on their own (people walking, objects coming nearer,
+turning or waving), H.264 at a low bitrate, and Debian's wallpaper photographs when installed.
 
 Everything is decided by a random generator seeded with (seed, split, clip index): the same
 arguments give the same clip, on any machine with the same library versions. The images of the
@@ -33,6 +39,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import VivitError
+
 LABELS = ("static", "pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out",
           "rotate clockwise", "rotate counter-clockwise", "shake")
 TRAIN, HELDOUT = "train", "heldout"
@@ -45,13 +53,38 @@ NATURAL_TRAIN = ("astronaut", "brick", "camera", "cell", "clock_motion", "coins"
                  "hubble_deep_field", "ihc", "logo", "moon", "motorcycle_left", "motorcycle_right",
                  "page", "retina")
 NATURAL_HELDOUT = ("chelsea", "coffee", "gravel", "rocket", "text")
-NATURAL_SHARE = 0.5  # of clips drawn over a natural image; the rest over procedural textures
-MIN_CONTRAST = 35.0
-# Motion over one clip: pans and tilts in viewport widths, zoom as the factor of the view's
-# width, rolls in degrees.
+NATURAL_SHARE = 0.6  # of clips drawn over a photograph; the rest over procedural textures
+WALLPAPER_SHARE = 0.5  # of those, drawn over a Debian wallpaper photograph when installed
+MIN_CONTRAST = 35.0  # standard deviation of a procedural texture's pixel values, at least
+# Motion over one clip (16 model frames, about a second): pans and tilts in viewport widths,
+# zoom as the factor of the view's width, rolls in degrees. Zooms and rolls are drawn
+# log-uniformly, so slow ones are as common as fast ones. The slow ends lie below the slowest
+# real motions the real-footage issue names, per second: a slow zoom lens, 1.2x over 3 s, is
+# 1.063x a second; a 5-degree roll over 2-3 s is 1.7-2.5 degrees a second. The fast ends: a
+# push-in, a 90-degree turn.
 PAN_RANGE = (0.3, 1.0)
-ZOOM_RANGE = (1.8, 3.5)
-ROLL_RANGE = (25.0, 100.0)  # standard deviation of a procedural texture's pixel values, at least
+ZOOM_RANGE = (1.04, 3.0)
+ROLL_RANGE = (2.0, 90.0)
+# Pans and tilts turn the camera (a homography: the far side of the view stretches, lines
+# converge) in this share of clips, seen through a lens of FOV_RANGE degrees across; the rest
+# slide it (a dolly, or a scene far away), which translates the picture.
+PERSPECTIVE_SHARE = 0.7
+FOV_RANGE = (35.0, 70.0)
+MAX_RAY_DEGREES = 62.0  # the most a corner ray may turn from the picture's normal
+# What the lens and the sensor add: motion blur (the shutter open for part of a frame, rendered
+# as the mean of SUBFRAMES views across it) and a rolling shutter (rows read top to bottom, in
+# ROLLING_BANDS bands rendered at their own times), each in a share of clips.
+BLUR_SHARE, SUBFRAMES = 0.4, 4
+ROLLING_SHARE, ROLLING_BANDS = 0.3, 8
+# A nearer layer that moves more than the picture when the camera slides or dollies (parallax).
+PARALLAX_LABELS = ("pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out")
+PARALLAX_SHARE = 0.3
+# Things that move on their own: in this share of static clips, and of the others.
+STATIC_OBJECTS, OBJECTS = 0.6, 0.3
+# Compression: H.264 at a low bitrate (constant rate factor drawn from H264_CRF, through ffmpeg
+# when it is installed) or JPEG, each in a share of clips.
+H264_SHARE, H264_CRF = 0.35, (28, 46)
+JPEG_SHARE = 0.2
 
 
 # What a camera motion becomes when its clip is mirrored left-right, flipped upside down, or
@@ -81,7 +114,7 @@ def transform_clip(frames: np.ndarray, label: int, *, mirror: bool = False, flip
     return np.ascontiguousarray(frames), LABELS.index(name)
 
 
-class GeneratorError(ValueError):
+class GeneratorError(ValueError, VivitError):
     """The generator cannot run (e.g. its image package is missing)."""
 
 
@@ -125,6 +158,59 @@ def natural_image(name: str) -> np.ndarray:
 
 def natural_names(split: str) -> tuple[str, ...]:
     return NATURAL_TRAIN if split == TRAIN else NATURAL_HELDOUT
+
+
+# Photographs from Debian's desktop-wallpaper packages, used when installed
+# (apt-get install mate-backgrounds plasma-workspace-wallpapers). Only photographs are listed
+# (the packages' drawings and renders are left out), each with the licence its package's
+# debian/copyright gives it; the held-out split has pictures of its own.
+WALLPAPER_PACKAGES = {
+    "mate-backgrounds": {"root": "/usr/share/backgrounds/mate", "version": "1.26.0-1 (Debian 12)",
+                         "licence": "GPL-2+ (each nature/ photograph listed here; /usr/share/doc/mate-backgrounds/"
+                                    "copyright names its photographer)"},
+    "plasma-workspace-wallpapers": {"root": "/usr/share/wallpapers", "version": "4:5.27.5-2 (Debian 12)",
+                                    "licence": "GPL-2+ (2014 KDE Visual Design Group; /usr/share/doc/"
+                                               "plasma-workspace-wallpapers/copyright)"},
+}
+_KDE = "plasma-workspace-wallpapers/{}/contents/images/{}"
+WALLPAPERS_TRAIN = (
+    *(f"mate-backgrounds/nature/{n}.jpg" for n in ("Aqua", "Blinds", "Dune", "FreshFlower", "GreenMeadow",
+                                                    "RainDrops", "TwoWings")),
+    *(_KDE.format(n, "1920x1080.jpg") for n in ("BytheWater", "ColdRipple", "DarkestHour", "FallenLeaf", "Grey",
+                                                "OneStandsOut", "Path", "summer_1am")),
+)
+WALLPAPERS_HELDOUT = (
+    "mate-backgrounds/nature/Storm.jpg", "mate-backgrounds/nature/Wood.jpg",
+    _KDE.format("ColorfulCups", "2560x1600.jpg"), _KDE.format("Kite", "1920x1080.jpg"),
+    _KDE.format("EveningGlow", "1920x1080.jpg"),
+)
+WALLPAPER_SIDE = 1024  # the longer side a wallpaper is shrunk to once, when first read
+
+
+def wallpaper_path(name: str) -> Path:
+    package, _, rest = name.partition("/")
+    return Path(WALLPAPER_PACKAGES[package]["root"]) / rest
+
+
+def wallpaper_names(split: str) -> tuple[str, ...]:
+    """The split's wallpaper photographs that are installed here (none on a machine without
+    the packages: clips then draw on scikit-image's images only)."""
+    names = WALLPAPERS_TRAIN if split == TRAIN else WALLPAPERS_HELDOUT
+    return tuple(n for n in names if wallpaper_path(n).is_file())
+
+
+@functools.lru_cache(maxsize=None)
+def wallpaper_image(name: str) -> np.ndarray:
+    """A wallpaper photograph as (H, W, 3) uint8 RGB, its longer side at most WALLPAPER_SIDE."""
+    path = wallpaper_path(name)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise GeneratorError(f"cannot read {path}")
+    h, w = image.shape[:2]
+    scale = WALLPAPER_SIDE / max(h, w)
+    if scale < 1:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
 # -- procedural textures -----------------------------------------------------------------------
@@ -211,11 +297,31 @@ def procedural_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 @dataclass(frozen=True)
 class CameraPath:
     """Per frame: offset (T, 2) in start-viewport widths, zoom (T,) as a factor of the start
-    width, angle (T,) in radians (positive = rolled clockwise on screen)."""
+    width, angle (T,) in radians (positive = rolled clockwise on screen); yaw and pitch (T,) in
+    radians (positive = turned right, turned down) for a camera that turns, seen through a
+    pinhole of focal length `focal` start-viewport widths (0: no perspective, the turns unused).
+
+    A point (u, v) of the view, both in [-1/2, 1/2], looks along the ray
+    Ry(yaw) Rx(pitch) (zoom * R(angle) (u, v), focal), which meets the picture plane (at
+    distance `focal`, facing the unturned camera) at `offset` plus its projection. With yaw =
+    pitch = 0 that is `offset + zoom * R(angle) (u, v)`, whatever the focal length."""
 
     offset: np.ndarray
     zoom: np.ndarray
     angle: np.ndarray
+    yaw: np.ndarray | None = None
+    pitch: np.ndarray | None = None
+    focal: float = 0.0
+
+    def at(self, k: float) -> tuple[np.ndarray, float, float, float, float]:
+        """(offset, zoom, angle, yaw, pitch) at frame k (fractional: linear between frames,
+        held at the ends)."""
+        n = len(self.zoom)
+        index = np.arange(n)
+        value = lambda a: float(np.interp(k, index, a)) if a is not None else 0.0  # noqa: E731
+        offset = np.array([value(self.offset[:, 0]), value(self.offset[:, 1])])
+        # zoom interpolates on a log scale, as it moves
+        return offset, float(np.exp(value(np.log(self.zoom)))), value(self.angle), value(self.yaw), value(self.pitch)
 
 
 def _easing(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -248,22 +354,44 @@ def _tremor(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
     return wave * (amplitude / peak) if peak > 0 else wave
 
 
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _focal_for(rng: np.random.Generator, reach: float) -> float:
+    """A focal length (viewport widths) for a lens of FOV_RANGE whose view, turned far enough
+    to look `reach` viewport widths off-centre, still meets the picture plane comfortably
+    (turn plus the corner's angle at most MAX_RAY_DEGREES)."""
+    focal = 0.5 / np.tan(np.deg2rad(rng.uniform(*FOV_RANGE)) / 2)
+    while np.degrees(np.arctan(reach / focal) + np.arctan(0.75 / focal)) > MAX_RAY_DEGREES:
+        focal *= 1.1
+    return float(focal)
+
+
 def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
     offset, zoom, angle = np.zeros((n, 2)), np.ones(n), np.zeros(n)
+    yaw = pitch = None
+    focal = 0.0
     p = _easing(rng, n)
     jitter = rng.uniform(0.0, 0.004) if label == "static" else rng.uniform(0.0, 0.012)
     if label in ("pan left", "pan right", "tilt up", "tilt down"):
         axis = 0 if label.startswith("pan") else 1
         sign = -1.0 if label in ("pan left", "tilt up") else 1.0
         amount = rng.uniform(PAN_RANGE[0], PAN_RANGE[1])
-        offset[:, axis] = sign * amount * p
+        moves = np.zeros((n, 2))
+        moves[:, axis] = sign * amount * p
         if rng.random() < 0.5:  # a little of the other axis, as hands do
-            offset[:, 1 - axis] = rng.uniform(-0.25, 0.25) * amount * p
+            moves[:, 1 - axis] = rng.uniform(-0.25, 0.25) * amount * p
+        if rng.random() < PERSPECTIVE_SHARE:  # the camera turns: a homography, with perspective
+            focal = _focal_for(rng, float(np.abs(moves).max()))
+            yaw, pitch = np.arctan(moves[:, 0] / focal), np.arctan(moves[:, 1] / focal)
+        else:  # the camera slides (a dolly or a far scene): the picture translates
+            offset = moves
     elif label in ("zoom in", "zoom out"):
-        factor = rng.uniform(ZOOM_RANGE[0], ZOOM_RANGE[1])
+        factor = _log_uniform(rng, *ZOOM_RANGE)
         zoom = factor ** (-p if label == "zoom in" else p)
     elif label in ("rotate clockwise", "rotate counter-clockwise"):
-        amount = np.deg2rad(rng.uniform(ROLL_RANGE[0], ROLL_RANGE[1]))
+        amount = np.deg2rad(_log_uniform(rng, *ROLL_RANGE))
         angle = (1.0 if label == "rotate clockwise" else -1.0) * amount * p
     elif label == "shake":
         jitter = 0.0
@@ -275,76 +403,246 @@ def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
         raise ValueError(f"unknown camera motion {label!r}; expected one of {', '.join(LABELS)}")
     if jitter:
         offset = offset + np.stack([_tremor(rng, n, jitter), _tremor(rng, n, jitter)], axis=1)
-    return CameraPath(offset, zoom, angle)
+    return CameraPath(offset, zoom, angle, yaw, pitch, focal)
+
+
+def _rotation(yaw: float, pitch: float) -> np.ndarray:
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    turn = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])  # +yaw: the view looks right
+    tip = np.array([[1.0, 0.0, 0.0], [0.0, cp, sp], [0.0, -sp, cp]])  # +pitch: the view looks down
+    return turn @ tip
+
+
+def _view_matrix(path: CameraPath, k: float) -> np.ndarray:
+    """3x3: view point (u, v, 1) -> the picture point it shows (homogeneous), in start-viewport
+    widths from the path's origin, at frame k."""
+    offset, zoom, angle, yaw, pitch = path.at(k)
+    cos, sin = np.cos(angle) * zoom, np.sin(angle) * zoom
+    shift = np.array([[1.0, 0.0, offset[0]], [0.0, 1.0, offset[1]], [0.0, 0.0, 1.0]])
+    if path.focal <= 0 or (yaw == 0 and pitch == 0):
+        return shift @ np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    f = path.focal
+    ray = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, f]])  # (u, v, 1) -> ray in the camera
+    project = np.array([[f, 0.0, 0.0], [0.0, f, 0.0], [0.0, 0.0, 1.0]])  # ray -> plane at distance f
+    return shift @ project @ _rotation(yaw, pitch) @ ray
 
 
 def _corners(path: CameraPath) -> np.ndarray:
     """Viewport corners over the whole path, (4T, 2), in start-viewport widths."""
-    unit = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
-    cos, sin = np.cos(path.angle), np.sin(path.angle)
-    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # (T, 2, 2)
-    pts = np.einsum("tij,kj->tki", rot, unit) * path.zoom[:, None, None] + path.offset[:, None, :]
-    return pts.reshape(-1, 2)
+    unit = np.array([[-0.5, -0.5, 1.0], [0.5, -0.5, 1.0], [0.5, 0.5, 1.0], [-0.5, 0.5, 1.0]])
+    pts = []
+    for t in range(len(path.zoom)):
+        h = unit @ _view_matrix(path, t).T
+        pts.append(h[:, :2] / h[:, 2:])
+    return np.concatenate(pts)
 
 
-def render_path(image: np.ndarray, path: CameraPath, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Frames (T, size, size, 3) uint8 of the viewport following `path` over `image`, placed at
-    a random size and position that keeps it inside the image all the way."""
-    h, w = image.shape[:2]
+@dataclass(frozen=True)
+class Placement:
+    """Where a path's start viewport lies on the (possibly shrunk) image: its width and centre in
+    pixels, and the factor the image was shrunk by."""
+
+    width: float
+    cx: float
+    cy: float
+    scale: float
+
+
+def place_path(image_shape: tuple[int, ...], path: CameraPath, size: int, rng) -> Placement:
+    """A random size and position that keep the viewport inside the image all the way."""
+    h, w = image_shape[:2]
     pts = _corners(path)
     low, high = pts.min(0), pts.max(0)
     extent = high - low
     width = min(w / extent[0], h / extent[1]) * rng.uniform(0.5, 0.95)
-    render = 2 * size  # render at twice the size, then area-downsample: no aliasing shimmer
+    render = 2 * size
     # shrink the image first so one output pixel covers about one source pixel
     scale = min(1.0, 1.5 * render / (width * path.zoom.min()))
     if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        w, h, width = image.shape[1], image.shape[0], width * scale
+        w, h, width = max(1, round(w * scale)), max(1, round(h * scale)), width * scale
     cx = rng.uniform(-width * low[0], max(-width * low[0], w - width * high[0]))
     cy = rng.uniform(-width * low[1], max(-width * low[1], h - width * high[1]))
-    frames = np.empty((len(path.zoom), size, size, 3), np.uint8)
-    for t in range(len(path.zoom)):
-        a, z = path.angle[t], path.zoom[t] * width / render
-        cos, sin = np.cos(a) * z, np.sin(a) * z
-        # destination pixel centre (x + 0.5, y + 0.5) -> source point; u = (x + 0.5) / render - 0.5
-        ox = cx + width * path.offset[t, 0] - (cos - sin) * render / 2 + (cos - sin) * 0.5 - 0.5
-        oy = cy + width * path.offset[t, 1] - (sin + cos) * render / 2 + (sin + cos) * 0.5 - 0.5
-        matrix = np.array([[cos, -sin, ox], [sin, cos, oy]])
-        big = cv2.warpAffine(image, matrix, (render, render), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REFLECT101)
-        frames[t] = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    return Placement(width, cx, cy, scale)
+
+
+def shrink(image: np.ndarray, place: Placement) -> np.ndarray:
+    if place.scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * place.scale)), max(1, round(h * place.scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _pixel_homography(path: CameraPath, k: float, place: Placement, render: int, row: int = 0) -> np.ndarray:
+    """3x3: destination pixel (x, y) of a band starting at `row` -> source pixel, at frame k."""
+    # destination pixel centre (x + 0.5, y + row + 0.5) -> u = (x + 0.5) / render - 0.5
+    to_view = np.array([[1.0 / render, 0.0, 0.5 / render - 0.5],
+                        [0.0, 1.0 / render, (row + 0.5) / render - 0.5], [0.0, 0.0, 1.0]])
+    # picture point in viewport widths -> source pixel (OpenCV puts pixel centres at integers)
+    to_source = np.array([[place.width, 0.0, place.cx - 0.5], [0.0, place.width, place.cy - 0.5], [0.0, 0.0, 1.0]])
+    return to_source @ _view_matrix(path, k) @ to_view
+
+
+def render_frames(image: np.ndarray, path: CameraPath, size: int, place: Placement, *, exposure: float = 0.0,
+                  readout: float = 0.0, border: int = cv2.BORDER_REFLECT101) -> np.ndarray:
+    """Frames (T, size, size, C) of `path` over `image` (already shrunk by `place.scale`).
+
+    exposure: how long the shutter stays open, in model-frame intervals (motion blur: the mean of
+    SUBFRAMES renders across it; 0 = none). readout: a rolling shutter's top-to-bottom delay in
+    model-frame intervals (each band of rows is rendered at its own time; 0 = global shutter)."""
+    n, render = len(path.zoom), 2 * size  # render at twice the size, then area-downsample
+    channels = image.shape[2]
+    times = np.linspace(-exposure / 2, exposure / 2, SUBFRAMES) if exposure > 0 else np.zeros(1)
+    bands = ROLLING_BANDS if readout > 0 else 1
+    edges = np.linspace(0, render, bands + 1).round().astype(int)
+    frames = np.empty((n, size, size, channels), np.uint8)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    for t in range(n):
+        total = np.zeros((render, render, channels), np.float32)
+        for dt in times:
+            for b in range(bands):
+                top, bottom = edges[b], edges[b + 1]
+                delay = readout * ((top + bottom) / 2 / render - 0.5)
+                matrix = _pixel_homography(path, t + dt + delay, place, render, row=top)
+                band = cv2.warpPerspective(image, matrix, (render, bottom - top), flags=flags, borderMode=border)
+                total[top:bottom] += band.reshape(bottom - top, render, channels)
+        total /= len(times)
+        frames[t] = cv2.resize(total, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, channels).round()
     return frames
 
 
-# -- what happens between the lens and the file ------------------------------------------------
-def _foreground(rng: np.random.Generator, frames: np.ndarray, texture: Callable[[], np.ndarray]) -> None:
-    """1-3 objects crossing the frame on their own, independent of the camera."""
-    n, size = frames.shape[0], frames.shape[1]
+def render_path(image: np.ndarray, path: CameraPath, size: int, rng: np.random.Generator, *,
+                exposure: float = 0.0, readout: float = 0.0) -> np.ndarray:
+    """Frames (T, size, size, 3) uint8 of the viewport following `path` over `image`, placed at
+    a random size and position that keeps it inside the image all the way."""
+    place = place_path(image.shape, path, size, rng)
+    return render_frames(shrink(image, place), path, size, place, exposure=exposure, readout=readout)
+
+
+def _parallax_layer(rng: np.random.Generator, path: CameraPath, place: Placement, image_shape: tuple[int, ...],
+                    layer_image: np.ndarray, size: int, exposure: float, readout: float) -> np.ndarray:
+    """A nearer layer (RGBA frames): a few opaque shapes cut from `layer_image`, moved by the
+    camera as something `depth` times nearer than the picture moves when the camera travels:
+    its translation and its log zoom scaled by `depth` (a roll or a turn moves every depth
+    alike)."""
+    h, w = image_shape[:2]
+    h, w = max(1, round(h * place.scale)), max(1, round(w * place.scale))
+    depth = rng.uniform(1.3, 2.5)
+    near = CameraPath(path.offset * depth, path.zoom ** depth, path.angle, path.yaw, path.pitch, path.focal)
+    colour = cv2.resize(layer_image, (w, h), interpolation=cv2.INTER_AREA)
+    alpha = np.zeros((h, w), np.uint8)
+    # shapes around the view's centre, where the camera looks: posts, branches, leaves, furniture
+    cx, cy, r = place.cx, place.cy, place.width / 2
     for _ in range(int(rng.integers(1, 4))):
-        r = rng.uniform(0.06, 0.18) * size
-        start = rng.uniform(0, size, 2)
-        velocity = rng.uniform(-0.6, 0.6, 2) * size / n
-        axes = (max(1, int(r)), max(1, int(r * rng.uniform(0.4, 1.0))))
-        patch_colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        fill_texture = texture()[:size, :size] if rng.random() < 0.5 else None
-        for t in range(n):
-            x, y = start + velocity * t
-            mask = np.zeros((size, size), np.uint8)
-            cv2.ellipse(mask, (int(x), int(y)), axes, 0, 0, 360, 255, -1, cv2.LINE_AA)
-            if fill_texture is not None:
-                fill = fill_texture
-            else:
-                fill = np.empty_like(frames[t])
-                fill[:] = patch_colour
-            alpha = (mask.astype(np.float32) / 255.0)[..., None]
-            frames[t] = (frames[t] * (1 - alpha) + fill * alpha).astype(np.uint8)
+        kind = rng.integers(0, 3)
+        x, y = cx + rng.uniform(-1.2, 1.2) * r, cy + rng.uniform(-1.2, 1.2) * r
+        if kind == 0:  # a post or a trunk: a tall band
+            half = rng.uniform(0.05, 0.2) * r
+            cv2.rectangle(alpha, (int(x - half), 0), (int(x + half), h), 255, -1)
+        elif kind == 1:  # a blob
+            axes = (max(1, int(rng.uniform(0.15, 0.45) * r)), max(1, int(rng.uniform(0.15, 0.45) * r)))
+            cv2.ellipse(alpha, (int(x), int(y)), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1, cv2.LINE_AA)
+        else:  # a branch: a thick line across
+            angle = rng.uniform(0, np.pi)
+            dx, dy = np.cos(angle) * 3 * r, np.sin(angle) * 3 * r
+            cv2.line(alpha, (int(x - dx), int(y - dy)), (int(x + dx), int(y + dy)), 255,
+                     max(1, int(rng.uniform(0.05, 0.2) * r)), cv2.LINE_AA)
+    rgba = np.dstack([colour, alpha])
+    return render_frames(rgba, near, size, place, exposure=exposure, readout=readout, border=cv2.BORDER_CONSTANT)
+
+
+# -- what happens between the lens and the file ------------------------------------------------
+def _moving_objects(rng: np.random.Generator, frames: np.ndarray, texture: Callable[[], np.ndarray],
+                    count: int) -> None:
+    """`count` things moving on their own, independent of the camera: people walking across,
+    objects that come nearer or go away (grow or shrink), turn, or wave on the spot."""
+    n, size = frames.shape[0], frames.shape[1]
+    for _ in range(count):
+        kind = rng.integers(0, 3)
+        patch = texture()
+        ph, pw = patch.shape[:2]
+        mask = np.zeros((ph, pw), np.uint8)
+        if kind == 0:  # a person: a head over a body
+            cv2.ellipse(mask, (pw // 2, ph // 5), (pw // 9, ph // 9), 0, 0, 360, 255, -1, cv2.LINE_AA)
+            cv2.ellipse(mask, (pw // 2, ph * 3 // 5), (pw // 5, ph * 3 // 10), 0, 0, 360, 255, -1, cv2.LINE_AA)
+        elif kind == 1:  # a blob
+            cv2.ellipse(mask, (pw // 2, ph // 2), (pw // 2 - 1, int(ph / 2 * rng.uniform(0.4, 0.95))), 0, 0, 360, 255,
+                        -1, cv2.LINE_AA)
+        else:  # a polygon
+            pts = rng.uniform(0.1, 0.9, size=(int(rng.integers(3, 7)), 2)) * (pw, ph)
+            cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 255, cv2.LINE_AA)
+        height = rng.uniform(0.15, 0.45) * size  # on screen, at the start
+        start = rng.uniform(0.1, 0.9, 2) * size
+        t = np.arange(n) / max(n - 1, 1)
+        motion = rng.integers(0, 3)
+        if motion == 0:  # across the frame, a little up and down as people walk
+            velocity = rng.uniform(-0.8, 0.8, 2) * size * (1.0, 0.3)
+            centre = start + np.outer(t, velocity)
+            centre[:, 1] += rng.uniform(0, 0.02) * size * np.sin(2 * np.pi * rng.uniform(1, 3) * t)
+        elif motion == 1:  # waving or swaying on the spot
+            centre = start + np.outer(np.sin(2 * np.pi * rng.uniform(0.5, 3) * t), rng.uniform(-0.1, 0.1, 2) * size)
+        else:  # a slow drift
+            centre = start + np.outer(t, rng.uniform(-0.2, 0.2, 2) * size)
+        growth = _log_uniform(rng, 0.6, 1.6) ** t if rng.random() < 0.4 else np.ones(n)  # nearer or away
+        spin = rng.uniform(-60, 60) * t if rng.random() < 0.3 else np.zeros(n)
+        rgba = np.dstack([patch, mask])
+        for k in range(n):
+            scale = height * growth[k] / ph
+            matrix = cv2.getRotationMatrix2D((pw / 2, ph / 2), float(spin[k]), float(scale))
+            matrix[:, 2] += centre[k] - (pw / 2, ph / 2)
+            layer = cv2.warpAffine(rgba, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            alpha = layer[..., 3:].astype(np.float32) / 255.0
+            frames[k] = (frames[k] * (1 - alpha) + layer[..., :3] * alpha).round().astype(np.uint8)
+
+
+def _composite(frames: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    alpha = layer[..., 3:].astype(np.float32) / 255.0
+    return (frames * (1 - alpha) + layer[..., :3] * alpha).round().astype(np.uint8)
+
+
+def h264_available() -> bool:
+    """PyAV (a dependency) with its libx264 encoder."""
+    try:
+        import av
+    except ImportError:
+        return False
+    return "libx264" in av.codecs_available
+
+
+def h264(frames: np.ndarray, crf: int, fps: int = 15) -> np.ndarray:
+    """The clip through libx264 and back (PyAV, in memory), at constant rate factor `crf`
+    (higher: fewer bits), as a phone or a streaming site would store it. Small clips are encoded
+    at 128 px or more (real footage is compressed at its own size, then scaled down to the
+    model's)."""
+    import io
+
+    import av
+
+    n, h, w, _ = frames.shape
+    scale = max(1, int(np.ceil(128 / min(h, w))))
+    eh, ew = h * scale // 2 * 2, w * scale // 2 * 2  # yuv420p wants even sides
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = ew, eh, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        stream.codec_context.thread_count = 1
+        for frame in frames:
+            big = cv2.resize(frame, (ew, eh), interpolation=cv2.INTER_CUBIC)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(big, format="rgb24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer, mode="r", format="mp4") as container:
+        video = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if len(video) < n:  # an encoder that drops frames would shift the motion: keep the clip as it was
+        return frames
+    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in video[:n]])
 
 
 def degrade(frames: np.ndarray, rng: np.random.Generator,
-            texture: Callable[[], np.ndarray] | None = None) -> np.ndarray:
-    """Lighting, colour, moving foreground, blur, noise and JPEG compression, each at random.
-    `texture` makes a texture for foreground objects when one is wanted."""
+            texture: Callable[[], np.ndarray] | None = None, objects: float = 0.3) -> np.ndarray:
+    """Lighting, colour, moving objects (with probability `objects`), blur, noise and JPEG or
+    H.264 compression, each at random. `texture` makes a texture for the objects when wanted."""
     n = frames.shape[0]
     out = frames.astype(np.float32)
     gains = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.6, 1.3)  # white balance and exposure
@@ -357,8 +655,8 @@ def degrade(frames: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.1:
         out[:] = out.mean(axis=-1, keepdims=True)
     out = np.clip(out, 0, 255).astype(np.uint8)
-    if texture is not None and rng.random() < 0.3:
-        _foreground(rng, out, texture)
+    if texture is not None and rng.random() < objects:
+        _moving_objects(rng, out, texture, int(rng.integers(1, 4)))
     if rng.random() < 0.3:
         sigma = rng.uniform(0.3, 0.8)
         for t in range(n):
@@ -366,7 +664,10 @@ def degrade(frames: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.3:
         noise = rng.normal(0, rng.uniform(1, 4), out.shape)
         out = np.clip(out + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.3:
+    codec = rng.random()
+    if codec < H264_SHARE and h264_available():
+        out = h264(out, int(rng.integers(*H264_CRF)))
+    elif codec >= 1 - JPEG_SHARE:
         quality = int(rng.integers(50, 95))
         for t in range(n):
             ok, data = cv2.imencode(".jpg", out[t], [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -389,26 +690,59 @@ def clip_label(index: int) -> int:
     return index % len(LABELS)
 
 
+def _natural(rng: np.random.Generator, split: str) -> tuple[np.ndarray, str]:
+    """A photograph of the split: one of the Debian wallpapers (when installed) or of
+    scikit-image's images, mirrored half the time."""
+    papers = wallpaper_names(split)
+    if papers and rng.random() < WALLPAPER_SHARE:
+        name = papers[int(rng.integers(0, len(papers)))]
+        image, source = wallpaper_image(name), f"debian:{name}"
+    else:
+        names = natural_names(split)
+        name = names[int(rng.integers(0, len(names)))]
+        image, source = natural_image(name), f"skimage:{name}"
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+    return image, source
+
+
 def render_clip(index: int, *, split: str = TRAIN, seed: int = 0, size: int = 64,
                 num_frames: int = 16) -> tuple[np.ndarray, int, dict]:
     """Clip `index` of a split: frames (T, size, size, 3) uint8 RGB, its label index, and what
-    it was drawn from (image, motion parameters) for inspection."""
+    it was drawn from (image, motion parameters, what the lens and the file did) for inspection."""
     rng = clip_rng(seed, split, index)
     label = clip_label(index)
     texture_rng = np.random.default_rng([seed, _SPLIT_CODE[split], index, 1])
     if rng.random() < NATURAL_SHARE:
-        names = natural_names(split)
-        name = names[int(rng.integers(0, len(names)))]
-        image = natural_image(name)
-        if rng.random() < 0.5:
-            image = image[:, ::-1]
-        source = f"skimage:{name}"
+        image, source = _natural(rng, split)
     else:
         image = procedural_texture(texture_rng)
         source = "procedural"
-    path = camera_path(LABELS[label], rng, num_frames)
-    frames = render_path(image, path, size, rng)
-    frames = degrade(frames, rng, texture=lambda: procedural_texture(texture_rng, max(64, size)))
-    meta = {"label": LABELS[label], "source": source, "offset_end": path.offset[-1].tolist(),
-            "zoom_end": float(path.zoom[-1]), "angle_end_deg": float(np.rad2deg(path.angle[-1]))}
+    name = LABELS[label]
+    path = camera_path(name, rng, num_frames)
+    exposure = rng.uniform(0.1, 0.5) if rng.random() < BLUR_SHARE else 0.0  # up to a 1/30 s shutter
+    readout = rng.uniform(0.15, 0.45) if rng.random() < ROLLING_SHARE else 0.0  # a phone's CMOS readout
+    place = place_path(image.shape, path, size, rng)
+    frames = render_frames(shrink(image, place), path, size, place, exposure=exposure, readout=readout)
+    parallax = name in PARALLAX_LABELS and path.yaw is None and rng.random() < PARALLAX_SHARE
+    if parallax:
+        layer_image = _natural(rng, split)[0] if rng.random() < 0.5 else procedural_texture(texture_rng)
+        frames = _composite(frames, _parallax_layer(rng, path, place, image.shape, layer_image, size, exposure,
+                                                    readout))
+    patch = lambda: procedural_texture(texture_rng, 64) if rng.random() < 0.5 else _patch(rng, split)  # noqa: E731
+    frames = degrade(frames, rng, texture=patch, objects=STATIC_OBJECTS if name == "static" else OBJECTS)
+    meta = {"label": name, "source": source, "offset_end": path.offset[-1].tolist(),
+            "zoom_end": float(path.zoom[-1]), "angle_end_deg": float(np.rad2deg(path.angle[-1])),
+            "turn_end_deg": [float(np.rad2deg(path.yaw[-1])), float(np.rad2deg(path.pitch[-1]))]
+            if path.yaw is not None else [0.0, 0.0],
+            "exposure": round(float(exposure), 3), "readout": round(float(readout), 3), "parallax": parallax}
     return frames, label, meta
+
+
+def _patch(rng: np.random.Generator, split: str) -> np.ndarray:
+    """A 64x64 piece of one of the split's photographs: what a moving thing is made of."""
+    image = _natural(rng, split)[0]
+    h, w = image.shape[:2]
+    side = int(min(h, w) * rng.uniform(0.1, 0.4))
+    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    return cv2.resize(np.ascontiguousarray(image[y:y + side, x:x + side]), (64, 64), interpolation=cv2.INTER_AREA)

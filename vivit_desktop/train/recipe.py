@@ -82,8 +82,44 @@ def window_latency_ms(model, repeats: int = 30) -> float:
     return statistics.median(times)
 
 
+# How weights start (model/init.py): scenic's initialisers, as ViViT's official code; "timm" is
+# the scheme the 32x32 models shipped before the real-footage issue were trained with.
+INIT = "scenic"
+
+
+def image_sources() -> dict:
+    """The photographs the generator draws on, with where they come from and their licences:
+    recorded in every card the recipe writes."""
+    sources = {
+        "scikit-image": {"what": "photographs and scans bundled in scikit-image's wheel (skimage/data)",
+                         "licence": "each image's as the docstring of its skimage.data function states it (public "
+                                    "domain, CC0, or its author's permission to scikit-image); the wheel is "
+                                    "BSD-3-Clause",
+                         "train": list(generator.NATURAL_TRAIN), "heldout": list(generator.NATURAL_HELDOUT)},
+    }
+    for package, info in generator.WALLPAPER_PACKAGES.items():
+        train = [n for n in generator.wallpaper_names(generator.TRAIN) if n.startswith(package + "/")]
+        heldout = [n for n in generator.wallpaper_names(generator.HELDOUT) if n.startswith(package + "/")]
+        sources[f"debian:{package}"] = {
+            "what": f"photographs from Debian's {package} package (apt-get install {package}), under {info['root']}",
+            "version": info["version"], "licence": info["licence"], "train": train, "heldout": heldout,
+            "installed": bool(train or heldout)}
+    return sources
+
+
+def generator_settings() -> dict:
+    g = generator
+    return {"natural_share": g.NATURAL_SHARE, "wallpaper_share": g.WALLPAPER_SHARE, "pan_range": g.PAN_RANGE,
+            "zoom_range_log_uniform": g.ZOOM_RANGE, "roll_range_degrees_log_uniform": g.ROLL_RANGE,
+            "perspective_share": g.PERSPECTIVE_SHARE, "fov_range_degrees": g.FOV_RANGE,
+            "motion_blur_share": g.BLUR_SHARE, "rolling_shutter_share": g.ROLLING_SHARE,
+            "parallax_share": g.PARALLAX_SHARE, "moving_objects_share": {"static": g.STATIC_OBJECTS, "other": g.OBJECTS},
+            "h264_share": g.H264_SHARE if g.h264_available() else 0.0, "h264_crf": g.H264_CRF,
+            "jpeg_share": g.JPEG_SHARE}
+
+
 def new_model(code: str):
-    model = create_model(f"vivit_t16x2_{code}", labels=generator.LABELS, **ARCH)
+    model = create_model(f"vivit_t16x2_{code}", labels=generator.LABELS, init=INIT, **ARCH)
     model.card = model.card.replace(name=model_name(code), frame_stride=FRAME_STRIDE, fps=FPS,
                                     description=DESCRIPTION)
     return model
@@ -110,8 +146,10 @@ def train_one(code: str, out_dir: Path, settings: TrainSettings, pool: CameraMot
                           "each drawn mirrored/flipped/reversed at random with its label changed to match",
                   "curriculum": f"the first {curriculum_steps} steps on static, pans and tilts only"
                                 if curriculum_steps else "none",
-                  "init": init, "generator": {"natural_train": list(generator.NATURAL_TRAIN),
-                                                  "natural_heldout": list(generator.NATURAL_HELDOUT)}}
+                  "init": init, "weight_init": f"{INIT} (vivit_desktop/model/init.py)" if init == "random" else
+                  "from Model 1 (what it does not bring starts as scenic's initialisers)",
+                  "stochastic_depth": f"drop_path {model.config.drop_path}, {model.config.stochastic_depth}",
+                  "images": image_sources(), "generator": generator_settings()}
     report = train(model, pool, out, settings, val_set=None, device=device, overwrite=True, progress=progress,
                    provenance=provenance)
     model.to("cpu").eval()
@@ -190,8 +228,14 @@ def main(argv=None) -> int:
                              "default.json (run it on an idle machine)")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few clips: proves the recipe runs")
     parser.add_argument("--device", default="cpu", help="cpu (the shipped weights) or cuda")
+    parser.add_argument("--image-size", type=int, default=ARCH["image_size"],
+                        help=f"input side in pixels (default {ARCH['image_size']})")
+    parser.add_argument("--patch-size", type=int, default=ARCH["patch_size"],
+                        help=f"tubelet side in pixels (default {ARCH['patch_size']})")
+    parser.add_argument("--pool-clips", type=int, help=f"clips rendered for training (default {POOL_CLIPS})")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    ARCH.update(image_size=args.image_size, patch_size=args.patch_size)
     settings = QUICK if args.quick else SETTINGS
     if args.steps:
         settings = TrainSettings(**{**settings.__dict__, "steps": args.steps})
@@ -207,7 +251,7 @@ def main(argv=None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     curriculum = QUICK_CURRICULUM_STEPS if args.quick else CURRICULUM_STEPS
-    pool = CameraMotionPool(new_model(codes[0]).card, QUICK_POOL_CLIPS if args.quick else POOL_CLIPS,
+    pool = CameraMotionPool(new_model(codes[0]).card, QUICK_POOL_CLIPS if args.quick else args.pool_clips or POOL_CLIPS,
                             seed=settings.seed, processes=1 if args.quick else max(1, os.cpu_count() or 1),
                             progress=not args.no_progress)
     heldout = QUICK_HELDOUT_CLIPS if args.quick else HELDOUT_CLIPS

@@ -22,13 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import VivitError
+
 from ..fileio import atomic_path
 from ..model.checkpoint import CheckpointError, check_state_dict, read_card, read_state_dict, save_model
 from ..model.config import ModelCard
 from .evaluate import Evaluation, evaluate
 
 
-class TrainError(ValueError):
+class TrainError(ValueError, VivitError):
     """A run that cannot start or continue; the message says what to do."""
 
 

@@ -1,0 +1,3 @@
+from vivit_desktop.cli import main
+
+raise SystemExit(main())
