@@ -103,7 +103,7 @@ def summary(window, video: Path, first, gaps) -> list[str]:
     if latencies:
         lines.append(f"per-window inference: median {np.median(latencies):.1f} ms, p95 "
                      f"{np.percentile(latencies, 95):.1f} ms ({len(latencies)} windows; analysis reached frame "
-                     f"{run.decoded} while playback was at {window.playhead})")
+                     f"{run.decoded} while playback was at {window.workspace.playhead})")
     return lines
 
 

@@ -269,38 +269,38 @@ def test_the_window_shows_the_analysis_frame_n_as_frame_n(qtbot, tmp_path, monke
         """The picture on screen is the analysis's frame of the index the window shows."""
         shown = _pixels(w.video.grab_frame())
         same = [i for i, (_, image) in enumerate(analysed) if np.array_equal(image, shown)]
-        assert same[:1] == [w.playhead], f"frame {w.playhead} on screen is the analysis's frame {same[:1]}"
+        assert same[:1] == [w.workspace.playhead], f"frame {w.workspace.playhead} on screen is the analysis's frame {same[:1]}"
 
     try:
         w.open_path(clip)
-        qtbot.waitUntil(lambda: w.reader is not None and w.info is not None, timeout=10000)
-        w.reader.position_changed.connect(lambda index, t: positions.append((index, t)))
-        qtbot.waitUntil(lambda: w.primary is not None and w.primary.complete, timeout=60000)
-        assert w.primary.frame_count == len(analysed)
-        qtbot.waitUntil(lambda: w.playhead >= 5 or not w.playing, timeout=10000)
-        if w.playing:
+        qtbot.waitUntil(lambda: w.workspace.reader is not None and w.workspace.info is not None, timeout=10000)
+        w.workspace.reader.position_changed.connect(lambda index, t: positions.append((index, t)))
+        qtbot.waitUntil(lambda: w.workspace.primary is not None and w.workspace.primary.complete, timeout=60000)
+        assert w.workspace.primary.frame_count == len(analysed)
+        qtbot.waitUntil(lambda: w.workspace.playhead >= 5 or not w.workspace.playing, timeout=10000)
+        if w.workspace.playing:
             w.toggle_play()
-        qtbot.waitUntil(lambda: not w.playing, timeout=5000)
+        qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
         check_shown()
         for target in (44, 45, 46, 60, 3, 88):
             w.seek(target)
-            qtbot.waitUntil(lambda: w.playhead == target, timeout=5000)
+            qtbot.waitUntil(lambda: w.workspace.playhead == target, timeout=5000)
             check_shown()
         w.seek(43)
-        qtbot.waitUntil(lambda: w.playhead == 43, timeout=5000)
+        qtbot.waitUntil(lambda: w.workspace.playhead == 43, timeout=5000)
         for expected in (44, 45, 46, 47):  # step across the damage
             w.step(1)
-            qtbot.waitUntil(lambda: w.playhead == expected, timeout=5000)
+            qtbot.waitUntil(lambda: w.workspace.playhead == expected, timeout=5000)
             check_shown()
         w.seek(10_000)  # past the end (a slider range from a container's claim): the last frame
-        qtbot.waitUntil(lambda: w.playhead == 88, timeout=5000)
+        qtbot.waitUntil(lambda: w.workspace.playhead == 88, timeout=5000)
         check_shown()
-        w.loop_box.setChecked(True)
+        w.transport.loop_box.setChecked(True)
         w.toggle_play()
-        qtbot.waitUntil(lambda: w.playing and 3 <= w.playhead < 80, timeout=10000)
-        decoded = w.reader.decoded
+        qtbot.waitUntil(lambda: w.workspace.playing and 3 <= w.workspace.playhead < 80, timeout=10000)
+        decoded = w.workspace.reader.decoded
         qtbot.wait(1000)
-        assert 5 < w.reader.decoded - decoded < 50  # at the clip's 25 fps, not a busy loop (it was 4000/s)
+        assert 5 < w.workspace.reader.decoded - decoded < 50  # at the clip's 25 fps, not a busy loop (it was 4000/s)
         assert all(t == analysed[i][0] for i, t in positions), "a frame's time differs from the analysis's"
     finally:
         w.shutdown()

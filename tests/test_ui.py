@@ -26,7 +26,8 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     paths = {}
     for code in ("fe", "st"):
-        model = create_model(f"vivit_t16x2_{code}", labels=LABELS, num_frames=8, image_size=32, depth=1,
+        # init="timm": a random head, so that two untrained models disagree (scenic's is zero: uniform outputs)
+        model = create_model(f"vivit_t16x2_{code}", labels=LABELS, num_frames=8, image_size=32, depth=1, init="timm",
                              temporal_depth=1, hidden_size=32, num_heads=2, mlp_dim=64)
         model.card = model.card.replace(name=f"tiny-{code}", frame_stride=1)
         paths[code] = save_model(model, folder / f"tiny-{code}")[0]
@@ -69,15 +70,15 @@ def test_emitting_signals_leaves_reference_counts_alone():
 
 
 def _analysed(w, qtbot, timeout=30000):
-    qtbot.waitUntil(lambda: w.primary is not None and w.primary.complete, timeout=timeout)
-    return w.primary
+    qtbot.waitUntil(lambda: w.workspace.primary is not None and w.workspace.primary.complete, timeout=timeout)
+    return w.workspace.primary
 
 
 def test_open_play_seek_step_and_results_fill_the_timeline(window, qtbot, clip):
     w = window
     w.open_path(clip)
-    qtbot.waitUntil(lambda: w.info is not None and w.video.painted > 0, timeout=10000)
-    assert w.info.fps == pytest.approx(25.0) and not w.info.live
+    qtbot.waitUntil(lambda: w.workspace.info is not None and w.video.painted > 0, timeout=10000)
+    assert w.workspace.info.fps == pytest.approx(25.0) and not w.workspace.info.live
     run = _analysed(w, qtbot)
     assert run.name == "tiny-fe" and run.frame_count == 60
     result = run.result()
@@ -85,25 +86,25 @@ def test_open_play_seek_step_and_results_fill_the_timeline(window, qtbot, clip):
     assert covered.all()  # every frame has a prediction once the analysis is done
     qtbot.waitUntil(lambda: w.tracks[0].timeline.shown != [], timeout=5000)  # the timer drew the curves
     # playing moves the playhead; pause holds it
-    qtbot.waitUntil(lambda: w.playhead > 5 or not w.playing, timeout=10000)
-    w.toggle_play() if w.playing else None  # paused, so the frame sought stays on screen
-    qtbot.waitUntil(lambda: not w.playing, timeout=5000)
+    qtbot.waitUntil(lambda: w.workspace.playhead > 5 or not w.workspace.playing, timeout=10000)
+    w.toggle_play() if w.workspace.playing else None  # paused, so the frame sought stays on screen
+    qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
     w.seek(40)
-    qtbot.waitUntil(lambda: w.playhead == 40, timeout=5000)
+    qtbot.waitUntil(lambda: w.workspace.playhead == 40, timeout=5000)
     w.step(-3)
-    qtbot.waitUntil(lambda: w.playhead == 37, timeout=5000)
-    assert not w.reader.playing  # stepping pauses
-    ranked, window_result, state = w.shown_prediction()
+    qtbot.waitUntil(lambda: w.workspace.playhead == 37, timeout=5000)
+    assert not w.workspace.reader.playing  # stepping pauses
+    ranked, window_result, state = w.workspace.prediction_at()
     assert [label for label, _ in ranked][:1] and set(label for label, _ in ranked) == set(LABELS)
     assert window_result.start_frame <= 37 <= window_result.end_frame and state == ""
     # the bracket marks the frames that fed the shown prediction
-    w._refresh()
+    w.refresh()
     low, high = w.tracks[0].timeline.bracket.getRegion()
     assert low * 25 <= 37 <= high * 25
     # clicking the timeline seeks (the signal the click emits)
     w.tracks[0].timeline.seek_requested.emit(10)
-    qtbot.waitUntil(lambda: w.playhead == 10, timeout=5000)
-    assert "0:00.40" in w.time_label.text()
+    qtbot.waitUntil(lambda: w.workspace.playhead == 10, timeout=5000)
+    assert "0:00.40" in w.transport.time_label.text()
 
 
 def test_threshold_and_smoothing_apply_to_cached_results_without_rerunning(window, qtbot, clip):
@@ -111,15 +112,15 @@ def test_threshold_and_smoothing_apply_to_cached_results_without_rerunning(windo
     w.open_path(clip)
     run = _analysed(w, qtbot)
     windows_before = list(run.windows)
-    w.threshold_box.setValue(0.99)  # no class of a random tiny model is that sure
+    w.panel.threshold_box.setValue(0.99)  # no class of a random tiny model is that sure
     assert run.result().post.threshold == pytest.approx(0.99)
     assert (run.result().frame_labels() == -1).all() and run.result().segments() == []
-    w._refresh()
-    assert w.segments.count() == 0 and w.tracks[0].timeline.threshold.value() == pytest.approx(0.99)
-    w.threshold_box.setValue(0.0)
-    w.smooth_box.setCurrentIndex(1)
-    w._refresh()
-    assert w.segments.count() >= 1
+    w.refresh()
+    assert w.panel.segments.count() == 0 and w.tracks[0].timeline.threshold.value() == pytest.approx(0.99)
+    w.panel.threshold_box.setValue(0.0)
+    w.panel.smooth_box.setCurrentIndex(1)
+    w.refresh()
+    assert w.panel.segments.count() >= 1
     assert run.windows == windows_before  # nothing was run again
 
 
@@ -129,17 +130,17 @@ def test_switching_and_comparing_models(window, qtbot, clip, models):
     _analysed(w, qtbot)
     w.set_model(str(models["st"]))
     run = _analysed(w, qtbot)
-    assert run.name == "tiny-st" and len(w.runs) == 1
-    w._refresh()
-    assert "tiny-st" in w.tracks[0].caption.text() and "tiny-st" in w.status_labels["model"].text()
+    assert run.name == "tiny-st" and len(w.workspace.runs) == 1
+    w.refresh()
+    assert "tiny-st" in w.tracks[0].caption.text() and "tiny-st" in w.status.labels["model"].text()
     w.compare_with(str(models["fe"]))
-    qtbot.waitUntil(lambda: len(w.runs) == 2 and w.runs[1].complete, timeout=30000)
-    w._refresh()
+    qtbot.waitUntil(lambda: len(w.workspace.runs) == 2 and w.workspace.runs[1].complete, timeout=30000)
+    w.refresh()
     assert len(w.tracks) == 2 and "tiny-fe" in w.tracks[1].caption.text()
-    assert not np.allclose(w.runs[0].result().frame_probs(), w.runs[1].result().frame_probs())
+    assert not np.allclose(w.workspace.runs[0].result().frame_probs(), w.workspace.runs[1].result().frame_probs())
     w.compare_with(None)
-    w._refresh()
-    assert len(w.runs) == 1 and len(w.tracks) == 1
+    w.refresh()
+    assert len(w.workspace.runs) == 1 and len(w.tracks) == 1
 
 
 def test_a_model_that_cannot_load_says_so_and_the_window_goes_on(window, qtbot, clip, tmp_path):
@@ -157,13 +158,13 @@ def test_simulated_camera_gives_live_predictions(window, qtbot, tmp_path):
     w = window
     video = make_clip(tmp_path / "cam.avi", frames=40, size=(72, 96), fps=25.0)
     w.open_camera(lambda: LoopingSource(lambda: open_source(video)))
-    qtbot.waitUntil(lambda: w.info is not None and w.info.live, timeout=10000)
-    qtbot.waitUntil(lambda: w.primary is not None and len(w.primary.windows) >= 3, timeout=30000)
-    ranked, window_result, _ = w.shown_prediction()
+    qtbot.waitUntil(lambda: w.workspace.info is not None and w.workspace.info.live, timeout=10000)
+    qtbot.waitUntil(lambda: w.workspace.primary is not None and len(w.workspace.primary.windows) >= 3, timeout=30000)
+    ranked, window_result, _ = w.workspace.prediction_at()
     assert ranked and window_result is not None
-    w._refresh()
-    assert "live" in w.status_labels["state"].text() or "stale" in w.status_labels["state"].text()
-    assert w.primary.live.latency_s > 0
+    w.refresh()
+    assert "live" in w.status.labels["state"].text() or "stale" in w.status.labels["state"].text()
+    assert w.workspace.primary.live.latency_s > 0
 
 
 def test_exports_write_files_and_never_leave_partial_ones(window, qtbot, clip, tmp_path):
@@ -182,7 +183,7 @@ def test_exports_write_files_and_never_leave_partial_ones(window, qtbot, clip, t
         assert sum(1 for _ in source.frames()) == 60
     # cancelled at once: no file, no temporary left behind
     thread = w.export_annotated(tmp_path / "cancelled.mp4")
-    thread.cancelled = True
+    thread.cancel()
     thread.wait(30000)
     assert not (tmp_path / "cancelled.mp4").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and "cancelled" in p.name]
@@ -194,29 +195,29 @@ def test_a_broken_file_gives_a_message_and_the_window_stays_usable(window, qtbot
     broken.write_bytes(b"\x00" * 4096)
     w.open_path(clip)
     _analysed(w, qtbot)
-    qtbot.waitUntil(lambda: w.ranking.rowCount() > 0 and w.segments.count() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: w.panel.ranking.rowCount() > 0 and w.panel.segments.count() > 0, timeout=5000)
     with qtbot.waitSignal(w.source_failed, timeout=10000) as blocker:
         w.open_path(broken)
     assert "broken.mp4" in blocker.args[0]
-    assert w.isVisible() and w.reader is None and w.windowTitle() == "ViViT Desktop"
+    assert w.isVisible() and w.workspace.reader is None and w.windowTitle() == "ViViT Desktop"
     qtbot.wait(300)  # a refresh tick: nothing of the previous clip comes back
-    assert w.ranking.rowCount() == 0 and w.segments.count() == 0  # the earlier clip's results are gone
+    assert w.panel.ranking.rowCount() == 0 and w.panel.segments.count() == 0  # the earlier clip's results are gone
     assert str(broken.resolve()) not in w.recent_files() and str(clip.resolve()) in w.recent_files()
     w.open_path(clip)  # the next file opens normally
     _analysed(w, qtbot)
-    assert w.primary.frame_count == 60
+    assert w.workspace.primary.frame_count == 60
 
 
 def test_recent_files_and_settings_persist(window, qtbot, clip, tmp_path, models):
     w = window
     w.open_path(clip)
     _analysed(w, qtbot)
-    w.set_hop(4)
+    w.workspace.set_hop(4)
     assert w.recent_files()[0] == str(Path(clip).resolve())
     w.close()
     again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat), show_dialogs=False)
     qtbot.addWidget(again)
-    assert again.hop == 4 and again.model_spec == str(models["fe"]) and again.recent_files()[0] == str(Path(clip).resolve())
+    assert again.settings.hop == 4 and again.workspace.model_spec == str(models["fe"]) and again.recent_files()[0] == str(Path(clip).resolve())
     again.shutdown()
 
 
@@ -226,11 +227,11 @@ def test_close_leaves_no_threads_behind(qtbot, tmp_path, models, clip):
     qtbot.addWidget(w)
     w.show()
     w.open_path(clip)
-    qtbot.waitUntil(lambda: w.primary is not None and w.primary.loaded is not None, timeout=10000)
+    qtbot.waitUntil(lambda: w.workspace.primary is not None and w.workspace.primary.loaded is not None, timeout=10000)
     video = make_clip(tmp_path / "cam.avi", frames=40, size=(72, 96), fps=25.0)
     w.open_camera(lambda: LoopingSource(lambda: open_source(video)))  # switches source mid-analysis
-    qtbot.waitUntil(lambda: w.primary is not None and len(w.primary.windows) >= 1, timeout=30000)
-    reader, runs = w.reader, list(w.runs) + list(w._retired)
+    qtbot.waitUntil(lambda: w.workspace.primary is not None and len(w.workspace.primary.windows) >= 1, timeout=30000)
+    reader, runs = w.workspace.reader, list(w.workspace.runs) + list(w.workspace._retired)
     w.close()
     assert not reader.isRunning()
     assert all(not run.running for run in runs)
@@ -245,10 +246,13 @@ def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtb
     assert imported == tmp_path / "user-models" / "tiny-st.safetensors" and imported.exists()
     run = _analysed(w, qtbot)
     assert run.name == "tiny-st"
-    w._fill_models()  # the Models menu lists it among the other checkpoints
-    texts = [a.text() for a in w.models_menu.actions() if a.menu()]
-    others = next(a.menu() for a in w.models_menu.actions() if a.text() == "Other checkpoints")
-    assert any("tiny-st (user)" in a.text() for a in others.actions()) and "Compare with" in texts
+    w.models_menu.aboutToShow.emit()  # the Models menu: the user's models first, the current one ticked
+    actions = w.models_menu.actions()
+    assert actions[0].text() == "Your models" and not any(a.text().startswith("Variants of") for a in actions)
+    mine = [a for a in actions if "tiny-st" in a.text() and not a.menu()]
+    assert len(mine) == 1 and mine[0].text().startswith("Model 1: spatio-temporal") and mine[0].isChecked()
+    compare = next(a.menu() for a in actions if a.text() == "Compare with")
+    assert not any("tiny-st" in a.text() for a in compare.actions())  # not compared with itself
 
 
 def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, qtbot, clip, tmp_path, monkeypatch):
@@ -270,8 +274,8 @@ def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, q
     run = _analysed(w, qtbot)
     assert run.name == "checkpoint" and run.card.multi_head
     assert (tmp_path / "user-models" / "checkpoint.safetensors").exists()
-    qtbot.waitUntil(lambda: w.ranking.rowCount() == 397, timeout=5000)
-    assert w.ranking.item(0, 0).text().startswith("verb: ") and w.ranking.item(97, 0).text().startswith("noun: ")
+    qtbot.waitUntil(lambda: w.panel.ranking.rowCount() == 397, timeout=5000)
+    assert w.panel.ranking.item(0, 0).text().startswith("verb: ") and w.panel.ranking.item(97, 0).text().startswith("noun: ")
     w.show_card()  # an imported card has no training fps: it must still show
 
 
@@ -283,7 +287,7 @@ def test_dropping_a_file_opens_it(window, qtbot, clip):
     mime.setUrls([QUrl.fromLocalFile(str(clip))])
     event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.info is not None and window.info.path == Path(clip), timeout=10000)
+    qtbot.waitUntil(lambda: window.workspace.info is not None and window.workspace.info.path == Path(clip), timeout=10000)
 
 
 def test_a_two_head_model_shows_both_heads_in_the_panel_overlay_and_segments(qtbot, tmp_path, clip, monkeypatch):
@@ -301,13 +305,13 @@ def test_a_two_head_model_shows_both_heads_in_the_panel_overlay_and_segments(qtb
     try:
         w.open_path(clip)
         _analysed(w, qtbot)
-        qtbot.waitUntil(lambda: w.ranking.rowCount() == 5, timeout=5000)
-        rows = [w.ranking.item(r, 0).text() for r in range(w.ranking.rowCount())]
+        qtbot.waitUntil(lambda: w.panel.ranking.rowCount() == 5, timeout=5000)
+        rows = [w.panel.ranking.item(r, 0).text() for r in range(w.panel.ranking.rowCount())]
         assert [r.split(":")[0] for r in rows] == ["verb"] * 2 + ["noun"] * 3  # each head ranked on its own
-        values = [w.ranking.cellWidget(r, 1).value() for r in range(5)]
+        values = [w.panel.ranking.cellWidget(r, 1).value() for r in range(5)]
         assert sum(values[:2]) == pytest.approx(1000, abs=3) and sum(values[2:]) == pytest.approx(1000, abs=3)
-        qtbot.waitUntil(lambda: w.segments.count() > 0, timeout=5000)
-        text = w.segments.item(0).text()
+        qtbot.waitUntil(lambda: w.panel.segments.count() > 0, timeout=5000)
+        text = w.panel.segments.item(0).text()
         assert " + " in text and any(v in text for v in ("cut", "wash")) and any(n in text for n in labels[:3])
     finally:
         w.shutdown()
@@ -317,13 +321,13 @@ def test_overlay_and_loop_menu_items_and_their_keys_work(window, qtbot, clip):
     """Each printed `TypeError: QCheckBox.setChecked() takes exactly one argument (0 given)`."""
     w = window
     w.open_path(clip)
-    qtbot.waitUntil(lambda: w.info is not None, timeout=10000)
+    qtbot.waitUntil(lambda: w.workspace.info is not None, timeout=10000)
     qtbot.keyClick(w, Qt.Key_O)
-    assert not w.overlay_box.isChecked() and not w.video.show_overlay and not w.overlay_action.isChecked()
-    w.overlay_box.click()  # the checkbox and the View menu agree
-    assert w.overlay_action.isChecked() and w.video.show_overlay
-    w.loop_action.trigger()
-    assert w.loop_box.isChecked()
+    assert not w.transport.overlay_box.isChecked() and not w.video.show_overlay and not w.acts["overlay"].isChecked()
+    w.transport.overlay_box.click()  # the checkbox and the View menu agree
+    assert w.acts["overlay"].isChecked() and w.video.show_overlay
+    w.acts["loop"].trigger()
+    assert w.transport.loop_box.isChecked()
 
 
 def test_escape_leaves_full_screen(window, qtbot):
@@ -343,7 +347,7 @@ def test_closing_while_a_video_opens_leaves_no_thread_running(qtbot, tmp_path, m
     w.open_path(clip)
     w.shutdown()  # at once, before the reader's `opened` is delivered
     qtbot.wait(300)  # deliver whatever was queued
-    assert w.primary is None or not w.primary.running
+    assert w.workspace.primary is None or not w.workspace.primary.running
 
 
 def test_int8_precision_and_the_models_default_hop(window, qtbot, clip):
@@ -352,21 +356,21 @@ def test_int8_precision_and_the_models_default_hop(window, qtbot, clip):
     from vivit_desktop.engine.windows import default_hop
 
     w = window
-    assert w.hop == 0  # a fresh window: the model's own hop
+    assert w.settings.hop == 0  # a fresh window: the model's own hop
     w.open_path(clip)
     run = _analysed(w, qtbot)
     assert run.request.hop == default_hop(run.card) == 8 and len(run.windows) >= 60 // 8
-    w._fill_models()  # what opening the Models menu does
+    w.models_menu.aboutToShow.emit()  # what opening the Models menu does
     menus = {m.title(): m for m in w.models_menu.findChildren(QMenu)}
     assert "Int8 on the CPU (dynamic quantisation)" in [a.text() for a in menus["Precision"].actions()]
     assert [a.text() for a in menus["Window hop"].actions()][0].startswith("The model's default")
-    w.set_precision("int8")  # the runs restart with the model in int8
+    w.workspace.set_precision("int8")  # the runs restart with the model in int8
     run = _analysed(w, qtbot)
     assert run.predictor.precision_used == "int8" and run.predictor.device.type == "cpu"
     assert np.allclose(np.stack([x.probs for x in run.windows]).sum(1), 1, atol=1e-5)
-    w._update_status()
-    assert w.status_labels["device"].text() == "Device: cpu, int8"
-    assert "dynamic quantisation" in w.status_labels["device"].toolTip()
+    w.refresh()
+    assert w.status.labels["device"].text() == "Device: cpu, int8"
+    assert "dynamic quantisation" in w.status.labels["device"].toolTip()
 
 
 def test_a_csv_export_asks_before_replacing_its_companion_files(window, qtbot, clip, tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ def menu_action(menu, text):
 
 
 def open_catalogue(w, qtbot):
-    w._fill_models()  # what showing the Models menu does (aboutToShow)
+    w.models_menu.aboutToShow.emit()  # what showing the Models menu does (aboutToShow)
     menu_action(w.models_menu, "Get models…").trigger()
     dialog = w.zoo_dialog
     qtbot.waitUntil(dialog.isVisible)
@@ -76,19 +76,19 @@ def test_get_a_model_from_the_menu_and_switch_to_it(window, qtbot, server, check
     assert dialog.download_button.text() == "Download and install again"
 
     # the Models menu lists it under its family; choosing it makes that family's variants the switch
-    w._fill_models()
+    w.models_menu.aboutToShow.emit()
     family = menu_action(w.models_menu, "Kinetics-400").menu()
     entry = next(a for a in family.actions() if FE in a.text())
     assert entry.text().startswith("Model 2: factorised encoder") and "78.4" in entry.text()
     entry.trigger()
-    assert w.model_spec == path
-    w._fill_models()
+    assert w.workspace.model_spec == path
+    w.models_menu.aboutToShow.emit()
     texts = [a.text() for a in w.models_menu.actions()]
     assert "Variants of Kinetics-400" in texts
     switch = next(a for a in w.models_menu.actions() if FE in a.text())
     assert switch.isCheckable() and switch.isChecked()
-    others = menu_action(w.models_menu, "Other checkpoints").menu()
-    assert not any(FE in a.text() for a in others.actions())
+    submenus = [a.menu() for a in w.models_menu.actions() if a.menu() and a.text() != "Compare with"]
+    assert not any(FE in b.text() for sub in submenus for b in sub.actions())  # listed once, at the top
 
 
 def test_cancel_installs_nothing(window, qtbot, server, checkpoint, tmp_path):

@@ -1,27 +1,28 @@
 """One model's analysis of the open source, on a worker thread of its own.
 
-A run loads its model, then either analyses a file ahead of the playhead (the engine's
-`analyze_source`, windows arriving in batches; a finished analysis goes to the sidecar cache and
-comes back from it at once next time) or, for a camera or stream, owns a `LiveRunner` that the
-reader feeds. Workers only emit signals; the results live here, on the GUI thread, and are
-appended when the signals arrive.
+A run loads its model, then either analyses a file ahead of the playhead (engine.service's
+`analyse_video`, which `vivit-desktop analyze` runs too: windows arrive in batches, a finished
+analysis goes to the sidecar cache and comes back from it at once next time) or, for a camera or
+stream, owns a `LiveRunner` that the reader feeds. `cancel()` cancels the worker's CancelToken.
+Workers only emit signals; the results live here, on the GUI thread, and are appended when the
+signals arrive.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..engine.analysis import Cancelled, WindowSettings, analyze_source
+from ..cancel import Cancelled, CancelToken
+from ..engine.analysis import WindowSettings
 from ..engine.postprocess import PostProcessing
 from ..engine.results import AnalysisResult, WindowResult
+from ..errors import VivitError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class _Worker(QThread):
         super().__init__(parent)
         self.setObjectName("vivit-analysis")
         self.request = request
-        self.cancel = threading.Event()
+        self.token = CancelToken()
         self.predictor = None
 
     def run(self) -> None:
@@ -88,25 +89,17 @@ class _Worker(QThread):
             self._analyse_file(loaded)
         except Cancelled:
             self.done.emit(None)
-        except Exception as e:  # noqa: BLE001
-            log.exception("analysis failed")
-            self.failed.emit(f"analysis of {request.source.name} failed: {e}")
+        except Exception as e:  # noqa: BLE001 - a signal, never a silent thread death
+            if isinstance(e, (VivitError, ValueError, OSError)):  # the file's or the model's fault: its message says it
+                log.info("analysis of %s failed: %s", request.source, e)
+            else:  # a bug: its traceback goes to the log
+                log.exception("analysis failed")
+            self.failed.emit(f"analysis of {request.source.name} failed: {one_line(e)}")
 
     def _analyse_file(self, loaded: LoadedModel) -> None:
-        from .. import catalog
-        from ..engine.cache import ResultCache
-        from ..engine.sources import open_source
-        from ..fileio import sha256_file
+        from ..engine.service import analyse_video
 
-        request, cache = self.request, ResultCache()
-        video_hash = sha256_file(request.source) if request.use_cache else ""
-        if request.use_cache and loaded.sha256 != catalog.RANDOM_WEIGHTS:
-            cached = cache.load(video_hash, loaded.sha256, loaded.card, request.hop, self.predictor.precision_used)
-            if cached is not None:
-                self.windows.emit(list(cached.windows))
-                self.progress.emit(cached.frame_count)
-                self.done.emit(cached)
-                return
+        request = self.request
         decoded = 0
 
         def tick(n: int) -> None:
@@ -115,13 +108,12 @@ class _Worker(QThread):
             if decoded % 8 == 0:
                 self.progress.emit(decoded)
 
-        with open_source(request.source) as source:
-            result = analyze_source(source, self.predictor, WindowSettings(hop=request.hop, batch_size=4), tick,
-                                    on_windows=lambda batch: self.windows.emit(list(batch)),
-                                    cancelled=self.cancel.is_set)
-        result.model_sha256, result.video_sha256 = loaded.sha256, video_hash
-        if request.use_cache:
-            cache.store(result)
+        result, cached = analyse_video(request.source, self.predictor, loaded.sha256,
+                                       WindowSettings(hop=request.hop, batch_size=4), use_cache=request.use_cache,
+                                       progress=lambda stage, description, total, work: work(tick),
+                                       on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token)
+        if cached:
+            self.windows.emit(list(result.windows))
         self.progress.emit(result.frame_count)
         self.done.emit(result)
 
@@ -268,21 +260,22 @@ class AnalysisRun(QObject):
 
     @staticmethod
     def _shift(w: WindowResult, offset: int) -> WindowResult:
-        return WindowResult(w.index, w.centre_frame - offset, tuple(f - offset for f in w.frames), w.probs,
-                            w.attention, w.latency_s)
+        # replace, not a new WindowResult: a field added later (the spatial maps) is kept
+        return dataclasses.replace(w, centre_frame=w.centre_frame - offset, frames=tuple(f - offset for f in w.frames))
 
     def window_at(self, frame: int) -> WindowResult | None:
-        """The window whose prediction is shown at `frame`: for a file the one centred nearest;
-        live, the newest that has ended by then."""
-        if not self.windows:
+        """The window whose prediction is shown at `frame` (source frame numbers), by the core's
+        rule (`AnalysisResult.window_at`: for a file the one centred nearest; live, the newest
+        that has ended by then)."""
+        result = self.result()
+        if result is None:
             return None
-        if self.request.source is None:
-            ended = [w for w in self.windows[-64:] if w.end_frame <= frame]
-            return ended[-1] if ended else None
-        centres = np.fromiter((w.centre_frame for w in self.windows), int, len(self.windows))
-        i = int(np.abs(centres - frame).argmin())
-        w = self.windows[i]
-        return w if w.start_frame <= frame <= w.end_frame or abs(w.centre_frame - frame) <= self.request.hop else None
+        live = self.request.source is None
+        shown = result.window_at(frame - self.frame_offset, live)
+        if shown is None or not live:
+            return shown
+        # live results are shifted to the first frame they cover: give the window as it came
+        return next(w for w, s in zip(reversed(self.windows), reversed(result.windows)) if s is shown)
 
     def set_post(self, post: PostProcessing) -> None:
         self.post = post
@@ -290,7 +283,7 @@ class AnalysisRun(QObject):
 
     def cancel(self) -> None:
         """Stop the live runner and ask the worker to stop after its current batch; no waiting."""
-        self._worker.cancel.set()
+        self._worker.token.cancel()
         if self._runner is not None:
             self._runner.stop()
             self._runner = None

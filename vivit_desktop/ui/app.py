@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -39,11 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .selftest import run
 
         return run(args.video, device=args.device or "auto")
-    if args.model is not None:  # a name typed on the command line that names nothing is an error, not the default
+    if args.model is not None and not _names_a_checkpoint(args.model):
+        # a name typed on the command line that names nothing is an error, not the default
         from .. import catalog
 
         try:
-            catalog.resolve(args.model)
+            catalog.resolve(args.model)  # a registry architecture (imports torch: only for these)
         except ValueError as e:
             print(f"vivit-desktop: --model: {e}", file=sys.stderr)
             return 2
@@ -67,23 +69,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     target = args.video or (str(sample_clip()) if sample_clip().exists() else None)
     if target is not None:
-        if str(target).isdigit():
-            window.open_camera(int(target))
-        elif "://" in str(target):
-            window.open_stream(str(target))
-        else:
-            window.open_path(target)
+        window.open_source_text(str(target))
     if args.screenshot:
         def shoot() -> None:
             window.grab().save(str(args.screenshot))
             window.close()
 
         QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
+    if os.environ.get("VIVIT_DESKTOP_REPORT_SHOWN"):  # bench/bench_startup.py: when the window is up
+        QTimer.singleShot(0, lambda: print("vivit-desktop: window shown", flush=True))
     signal.signal(signal.SIGINT, lambda *_: window.close())  # Ctrl+C in the terminal closes cleanly
     pulse = QTimer()
     pulse.start(250)  # lets Python see the signal while Qt's loop runs
     pulse.timeout.connect(lambda: None)
-    return app.exec()
+    code = app.exec()
+    if not window.clean_exit:
+        logging.getLogger(__name__).info("ending with a worker still busy")
+    if os.environ.get("VIVIT_DESKTOP_NO_FAST_EXIT") is None:
+        # The window is closed and its settings saved. A forward pass cannot be interrupted, and
+        # waiting for one (or for the interpreter to tear torch and Qt down) kept the process
+        # alive for seconds: end now. Caches and exports are written atomically, and a
+        # temporary left behind is swept by the next run.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _names_a_checkpoint(spec: str) -> bool:
+    """A checkpoint file or the name of a shipped or user checkpoint: checked without importing
+    torch, so that the window appears at once."""
+    from ..paths import shipped_models_dir, user_models_dir
+
+    path = Path(spec)
+    if path.suffix == ".safetensors" and path.is_file() or path.with_suffix(".safetensors").is_file():
+        return True
+    return spec == "default" or any((folder / f"{spec}.safetensors").is_file()
+                                    for folder in (shipped_models_dir(), user_models_dir()))
 
 
 def _dark_palette(app) -> None:

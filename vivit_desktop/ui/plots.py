@@ -7,13 +7,72 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 # no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
 pg.setConfigOptions(antialias=False, background=(24, 24, 28), foreground=(210, 210, 215))
 
-PALETTE = [(80, 170, 255), (255, 150, 60), (120, 220, 120), (235, 90, 120), (190, 140, 255), (240, 220, 90)]
-LEADING = 4  # classes drawn on the timeline: the video's most probable
+# curve colours, by the curve's position in the list of classes drawn (the ethogram colours a
+# picked class's name the same way, so the name and its curve match)
+PALETTE = [(80, 170, 255), (255, 150, 60), (120, 220, 120), (235, 90, 120), (190, 140, 255), (240, 220, 90),
+           (90, 215, 215), (255, 130, 210), (175, 215, 75), (200, 200, 200)]
+LEADING = 4  # classes drawn on the timeline by default: the video's most probable
+LEGEND_CHARS = 24  # longer class names are elided in the middle in the legend (the ethogram shows them whole)
+
+
+def curve_colour(position: int) -> tuple[int, int, int]:
+    """The colour of the curve drawn `position`-th (wraps round after len(PALETTE))."""
+    return PALETTE[position % len(PALETTE)]
+
+
+def class_means(probs: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """(classes,) each class's mean probability over its analysed (non-NaN) frames, 0 where it has
+    none. Summed in float64 a chunk of frames at a time: temporaries stay small with 600 classes
+    × 100k frames, and the timeline and the ethogram rank classes by the very same numbers."""
+    frames, classes = probs.shape
+    sums = np.zeros(classes)
+    counts = np.zeros(classes)
+    for f0 in range(0, frames, chunk):
+        block = probs[f0:f0 + chunk]
+        total = block.sum(axis=0, dtype=np.float64)  # a NaN in a column makes its sum NaN: one check per class
+        if np.isnan(total).any():
+            nan = np.isnan(block)
+            sums += np.where(nan, 0.0, block).sum(axis=0)
+            counts += len(block) - nan.sum(axis=0)
+        else:
+            sums += total
+            counts += len(block)
+    return np.divide(sums, counts, out=np.zeros(classes), where=counts > 0)
+
+
+def leading_classes(means: np.ndarray, count: int = LEADING) -> list[int]:
+    """The default classes to draw: the `count` with the highest mean probability."""
+    return [int(k) for k in np.argsort(-np.asarray(means), kind="stable")[:count]]
+
+
+def _elide(name: str, chars: int = LEGEND_CHARS) -> str:
+    """In the middle: names that share a head ("verb: ...") or a stem still differ at the end."""
+    if len(name) <= chars:
+        return name
+    head = (chars - 1) // 2
+    return name[:head] + "…" + name[len(name) - (chars - 1 - head):]
+
+
+SHORT_TITLES = {"probability": "p", "attention": "attn"}
+
+
+def fit_axis_title(plot: pg.PlotWidget, title: str, short: str) -> None:
+    """The left axis's rotated title, or its short form when the plot is too low for it (at
+    800×600 "probability" was cut to "probabilit")."""
+    item = plot.getPlotItem()
+    if item is None:  # pyqtgraph resizes during its own __init__ and after close()
+        return
+    axis = item.getAxis("left")
+    room = plot.height() - 30  # less the bottom axis
+    text = title if QFontMetrics(axis.label.font()).horizontalAdvance(title) + 8 <= room else short
+    if axis.labelText != text:
+        axis.setLabel(text)
 
 
 def _hover_text(plot: pg.PlotItem, pos, describe) -> None:
@@ -36,7 +95,9 @@ class _TimePlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.showGrid(x=True, y=True, alpha=0.15)
+        self.titles = (title, SHORT_TITLES.get(title, title))
         item.setLabel("left", title)
+        item.getAxis("left").enableAutoSIPrefix(False)  # "attention (x0.001)" did not fit a small plot
         item.setMouseEnabled(x=False, y=False)
         item.setClipToView(True)
         self.cursor = pg.InfiniteLine(0, angle=90, pen=pg.mkPen((255, 255, 255), width=1.5))
@@ -47,6 +108,11 @@ class _TimePlot(pg.PlotWidget):
 
     def describe(self, seconds: float) -> str:
         return f"frame {int(round(seconds * self.fps))}"
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if "titles" in self.__dict__:  # pyqtgraph resizes during its own __init__
+            fit_axis_title(self, *self.titles)
 
     def set_extent(self, fps: float, frames: int, offset: int = 0) -> None:
         self.fps, self.frames, self.offset = fps, frames, offset
@@ -65,21 +131,31 @@ class _TimePlot(pg.PlotWidget):
 
 
 class Timeline(_TimePlot):
-    """Probability of the leading classes per frame, the threshold line (drag it to change the
-    threshold) and a bracket over the frames that fed the shown prediction."""
+    """Probability per frame of some classes, the threshold line (drag it to change the
+    threshold) and a bracket over the frames that fed the shown prediction.
+
+    `set_probs(probs, labels, classes)` draws exactly `classes` (class indices, in that order; the
+    i-th gets `curve_colour(i)`, as the ethogram colours its i-th picked class), or with
+    classes=None the LEADING classes of highest mean probability. The legend sits in the top
+    right corner on a translucent background, its names elided to LEGEND_CHARS, in as many
+    columns as fit in about half the plot's width, at most LEGEND_ENTRIES entries, so it takes a
+    strip, never half the plot; hovering the plot lists the drawn classes' probabilities.
+    `shown` holds the names drawn, `shown_classes` their indices, in curve order."""
 
     threshold_dragged = Signal(float)
+    LEGEND_FONT_PT = 8
+    LEGEND_WIDTH = 0.55  # of the plot's width at most, while one column still fits
+    LEGEND_ENTRIES = 8  # more curves than this: the first 7 and "+ n more" (the hover lists them all)
 
     def __init__(self, parent=None) -> None:
         super().__init__("probability", parent)
         item = self.getPlotItem()
         item.setYRange(0, 1, padding=0.02)
-        self.legend = item.addLegend(offset=(-10, 5), labelTextSize="8pt", colCount=2,
-                                     brush=(24, 24, 28, 210))  # opaque enough that curves do not strike the names
-        self.curves: list[pg.PlotDataItem] = []
-        for i in range(LEADING):
-            curve = item.plot([], [], pen=pg.mkPen(PALETTE[i], width=1.5))  # named in the legend by set_probs
-            self.curves.append(curve)
+        self.legend: pg.LegendItem | None = None
+        self._more = pg.PlotDataItem([], [], pen=None)  # the legend's "+ n more" entry: no sample drawn
+        self._legend_columns = 0
+        self._make_legend(1)
+        self.curves: list[pg.PlotDataItem] = []  # a pool, grown on demand; curves past len(shown) are empty
         self.threshold = pg.InfiniteLine(0.0, angle=0, movable=True, pen=pg.mkPen((255, 200, 80), width=1, style=Qt.DashLine),
                                          label="threshold {value:.2f}",  # left-aligned: not cut off at the left
                                          labelOpts={"position": 0.02, "color": (255, 200, 80),
@@ -94,42 +170,97 @@ class Timeline(_TimePlot):
         self.bracket.hide()
         self._probs: np.ndarray | None = None
         self._labels: tuple[str, ...] = ()
-        self.shown: list[str] = []  # the classes drawn, in curve order
+        self.shown: list[str] = []  # the names of the classes drawn, in curve order
+        self.shown_classes: list[int] = []  # their indices
 
     def describe(self, seconds: float) -> str:
+        """The drawn classes' probabilities at that time, highest first, then any of the three
+        most probable classes that is not drawn."""
         frame = int(round(seconds * self.fps))
         text = f"frame {frame} ({seconds:.2f} s)"
         if self._probs is not None and 0 <= frame - self.offset < len(self._probs):
             row = self._probs[frame - self.offset]
             if not np.isnan(row).any():
-                top = np.argsort(-row)[:3]
-                text += "\n" + "\n".join(f"{self._labels[i]}: {row[i]:.2f}" for i in top)
+                drawn = sorted(self.shown_classes, key=lambda k: -row[k])
+                top = [int(k) for k in np.argsort(-row)[:3] if k not in drawn]
+                text += "".join(f"\n{self._labels[k]}: {row[k]:.2f}" for k in drawn)
+                text += "".join(f"\n{self._labels[k]}: {row[k]:.2f} (not drawn)" for k in top)
         return text
 
-    def set_probs(self, probs: np.ndarray | None, labels: tuple[str, ...]) -> None:
-        """(frames, classes) smoothed probabilities, NaN where no window covers yet."""
+    def set_probs(self, probs: np.ndarray | None, labels: tuple[str, ...], classes=None) -> None:
+        """(frames, classes) smoothed probabilities, NaN where no window covers yet. `classes`:
+        the class indices to draw, in order (their colours follow the order); None draws the
+        LEADING classes of highest mean probability."""
         self._probs, self._labels = probs, labels
         if probs is None or not len(probs):
-            for curve in self.curves:
-                curve.setData([], [])
-            self.legend.clear()  # no blank swatches, no names of a video no longer shown
-            self.shown = []
-            return
-        with np.errstate(invalid="ignore"):
-            mean = np.nan_to_num(np.nanmean(probs, axis=0)) if np.isfinite(probs).any() else np.zeros(probs.shape[1])
-        leading = list(np.argsort(-mean)[:LEADING])
-        x = (np.arange(len(probs)) + self.offset) / self.fps
-        names = []
-        for curve, k in zip(self.curves, leading):
-            curve.setData(x, probs[:, k], connect="finite")
-            names.append(labels[k])
-        for curve in self.curves[len(leading):]:
+            drawn: list[int] = []
+        elif classes is None:
+            drawn = leading_classes(class_means(probs))
+        else:
+            drawn = [int(k) for k in classes]
+            bad = [k for k in drawn if not 0 <= k < probs.shape[1]]
+            if bad:
+                raise ValueError(f"class indices {bad} out of range for {probs.shape[1]} classes")
+        item = self.getPlotItem()
+        while len(self.curves) < len(drawn):
+            self.curves.append(item.plot([], []))  # named in the legend below
+        x = (np.arange(len(probs)) + self.offset) / self.fps if drawn else None
+        for i, (curve, k) in enumerate(zip(self.curves, drawn)):
+            curve.setPen(pg.mkPen(curve_colour(i), width=1.5))
+            curve.setData(x, probs[:, k], connect="finite")  # NaN (not analysed): a gap, not zero
+        for curve in self.curves[len(drawn):]:
             curve.setData([], [])
+        names = [labels[k] for k in drawn]
         if names != self.shown:
+            self.shown, self.shown_classes = names, drawn
+            self._fill_legend()
+        self.shown_classes = drawn
+
+    # -- legend -------------------------------------------------------------------------------
+    def _make_legend(self, columns: int) -> None:
+        item = self.getPlotItem()
+        if self.legend is not None:
             self.legend.clear()
-            for curve, name in zip(self.curves, names):
-                self.legend.addItem(curve, name)
-            self.shown = names
+            if self.legend.scene() is not None:
+                self.legend.scene().removeItem(self.legend)
+        # translucent, so the curves under it stay visible, yet dark enough that they do not strike the names
+        self.legend = pg.LegendItem(offset=(-10, 5), labelTextSize=f"{self.LEGEND_FONT_PT}pt", colCount=columns,
+                                    brush=(24, 24, 28, 190), verSpacing=-7)
+        self.legend.setParentItem(item.vb)
+        item.legend = self.legend
+        self._legend_columns = columns
+
+    def _legend_entries(self) -> list[tuple[pg.PlotDataItem, str]]:
+        entries = [(curve, _elide(name)) for curve, name in zip(self.curves, self.shown)]
+        if len(entries) > self.LEGEND_ENTRIES:
+            hidden = len(entries) - self.LEGEND_ENTRIES + 1
+            entries = entries[:self.LEGEND_ENTRIES - 1] + [(self._more, f"+ {hidden} more")]
+        return entries
+
+    def _legend_fit(self) -> int:
+        """The most columns (so the fewest rows) whose width stays within LEGEND_WIDTH of the plot."""
+        if not self.shown:
+            return 1
+        font = QFont()
+        font.setPointSize(self.LEGEND_FONT_PT)
+        metrics = QFontMetrics(font)
+        widths = [metrics.horizontalAdvance(text) + 42 for _, text in self._legend_entries()]  # + sample, spacing
+        budget = self.LEGEND_WIDTH * max(self.width() - 60, 200)  # the plot: the widget less the left axis
+        for columns in range(len(widths), 1, -1):
+            total = sum(max(widths[c::columns]) for c in range(columns))
+            if total <= budget:
+                return columns
+        return 1
+
+    def _fill_legend(self) -> None:
+        self._make_legend(self._legend_fit())
+        for curve, text in self._legend_entries():
+            self.legend.addItem(curve, text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "shown", None) and self._legend_fit() != self._legend_columns:  # (resized in __init__ too)
+            self._fill_legend()
 
     def set_threshold(self, value: float) -> None:
         self.threshold.setValue(value)
@@ -174,6 +305,7 @@ class WindowAttention(pg.PlotWidget):
         item.hideButtons()
         item.setMouseEnabled(x=False, y=False)
         item.setLabel("left", "attention")
+        item.getAxis("left").enableAutoSIPrefix(False)
         item.setLabel("bottom", "frames of the shown window")
         item.showGrid(y=True, alpha=0.15)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(255, 150, 60))
@@ -184,6 +316,10 @@ class WindowAttention(pg.PlotWidget):
         self.values = np.zeros(0)
         self.scene().sigMouseMoved.connect(lambda pos: _hover_text(item, pos, self.describe))
         self.setMinimumHeight(90)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fit_axis_title(self, "attention", "attn")
 
     def describe(self, x: float) -> str:
         i = int(round(x))

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from ..engine.sources import FileSource, Frame, SourceError, open_source, paced
+from ..engine.sources import FileSource, Frame, SourceError, is_live_spec, open_source, paced
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ReaderThread(QThread):
     # -- the loop (reader thread) -----------------------------------------------------------
     def run(self) -> None:
         try:
-            if callable(self.spec) or isinstance(self.spec, int) or str(self.spec).isdigit() or "://" in str(self.spec):
+            if is_live_spec(self.spec):
                 self._run_live()
             else:
                 self._run_file(Path(self.spec))

@@ -163,21 +163,21 @@ def window_check(video: Path, timeout_s: float = 60.0) -> str:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 app.processEvents()
-                ranked, shown, _ = window.shown_prediction()
+                ranked, shown, _ = window.workspace.prediction_at()
                 if (window.last_error or (window.video.painted > 0 and shown is not None and ranked
                                           and window.tracks and window.tracks[0].timeline.shown)):
                     break
                 time.sleep(0.02)
             if window.last_error:
                 raise CheckFailed(f"the window reported: {window.last_error}")
-            ranked, shown, _ = window.shown_prediction()
+            ranked, shown, _ = window.workspace.prediction_at()
             if window.video.painted == 0:
                 raise CheckFailed(f"no frame painted within {timeout_s:.0f} s")
             if shown is None or not ranked:
                 raise CheckFailed(f"no prediction on screen within {timeout_s:.0f} s")
             label, p = ranked[0]
             return (f"{QApplication.platformName()} platform, {window.video.painted} frames painted, "
-                    f"frame {window.playhead} shows {label} {p:.0%}")
+                    f"frame {window.workspace.playhead} shows {label} {p:.0%}")
         finally:
             window.shutdown()
             window.close()

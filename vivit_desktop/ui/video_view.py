@@ -20,7 +20,7 @@ class VideoView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(240, 135)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
         self._image: QImage | None = None
         self._array: np.ndarray | None = None  # keeps the QImage's memory alive

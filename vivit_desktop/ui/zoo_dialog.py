@@ -6,7 +6,6 @@ shows it again when reopened. The worker never touches a widget; it emits."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from PySide6.QtCore import Qt, QThread, Signal
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from .. import zoo
+from ..cancel import CancelToken, Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ COLUMNS = ("Name", "Model", "Dataset", "Top-1 (published)", "Size", "Licence", "
 
 
 class GetWorker(QThread):
-    """Runs `zoo.install` for one entry. Signals carry plain values; `cancel()` sets the flag the
-    download checks at every block."""
+    """Runs `zoo.install` for one entry. Signals carry plain values; `cancel()` cancels the token
+    the download checks at every block."""
 
     progressed = Signal(object, object)  # bytes done, total bytes or None (may exceed 2**31)
     staged = Signal(str)  # "downloading …", "converting", "saving"
@@ -33,10 +33,10 @@ class GetWorker(QThread):
     def __init__(self, entry: zoo.ZooEntry, force: bool, parent=None) -> None:
         super().__init__(parent)
         self.entry, self.force = entry, force
-        self._cancel = threading.Event()
+        self.token = CancelToken()
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.token.cancel()
 
     def run(self) -> None:
         last = 0.0
@@ -49,9 +49,9 @@ class GetWorker(QThread):
                 self.progressed.emit(done, total)
 
         try:
-            weights = zoo.install(self.entry, force=self.force, cancel=self._cancel, progress=progress,
+            weights = zoo.install(self.entry, force=self.force, cancel=self.token, progress=progress,
                                   stage=self.staged.emit)
-        except zoo.Cancelled:
+        except Cancelled:
             self.was_cancelled.emit()
         except Exception as e:  # noqa: BLE001 - a download or a foreign file: any failure is a message
             log.info("get %s failed", self.entry.name, exc_info=True)

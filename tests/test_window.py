@@ -1,0 +1,208 @@
+"""The window's parts as a user meets them: the shortcut list generated from the one action table,
+the heatmap key, full screen with the video alone, the post-processing form, the Models menu's
+order, a clip shorter than the model's window, settings read back from a damaged file, a plots
+export that does not depend on the window's size, and a window that appears before torch loads."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from vivit_desktop.ui.actions import ACTIONS, Act, shortcut_rows  # noqa: E402
+from vivit_desktop.ui.main_window import MainWindow  # noqa: E402
+
+from test_engine import make_clip  # noqa: E402
+from test_ui import _analysed, models  # noqa: E402,F401 - the tiny checkpoints fixture
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path / "clip.avi", frames=60, size=(72, 96), fps=25.0)
+
+
+def _window(qtbot, tmp_path, model, monkeypatch, settings=None):
+    monkeypatch.setenv("VIVIT_DESKTOP_MODELS", str(tmp_path / "user-models"))
+    settings = settings or QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(model=str(model), settings=settings, show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, models, monkeypatch):  # noqa: F811
+    w = _window(qtbot, tmp_path, models["st"], monkeypatch)
+    yield w
+    w.shutdown()
+
+
+def _menu_action(w, path: str):
+    """A menu item by its menu path as the user reads it: "Help/Keyboard shortcuts"."""
+    *menus, text = path.split("/")
+    actions = w.menuBar().actions()
+    for title in menus:
+        menu = next(a.menu() for a in actions if a.text().replace("&", "") == title)
+        menu.aboutToShow.emit()
+        actions = menu.actions()
+    return next(a for a in actions if a.text().replace("&", "") == text)
+
+
+def test_the_shortcut_list_is_generated_from_the_actions_and_every_shortcut_works(window, qtbot):
+    w = window
+    _menu_action(w, "Help/Keyboard shortcuts").trigger()
+    html = w.shortcuts_html
+    declared = [a for a in ACTIONS if isinstance(a, Act) and a.shortcut is not None]
+    assert len(shortcut_rows()) == len(declared) >= 20  # Ctrl+O is a platform standard: present here
+    for menu, text, keys in shortcut_rows():
+        assert text in html and keys in html
+    assert "Space" in html and "Esc" in html and "Double-click the video" in html
+    # each declared shortcut is on an action of the window, so it works with the menu bar hidden
+    window_keys = {a.shortcut().toString() for a in w.actions() if not a.shortcut().isEmpty()}
+    for menu, text, keys in shortcut_rows():
+        assert keys in window_keys, f"{text}: {keys} is listed but no action has it"
+
+
+def test_h_shows_where_the_model_looks_over_the_video(window, qtbot, clip):
+    w = window
+    w.open_path(clip)
+    run = _analysed(w, qtbot)
+    w.toggle_play() if w.workspace.playing else None
+    qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
+    w.seek(30)
+    qtbot.waitUntil(lambda: w.workspace.playhead == 30, timeout=5000)
+    spatial = w.workspace.spatial_at()
+    assert spatial is not None and spatial.shape == (run.card.arch.grid_size,) * 2
+    assert np.isclose(spatial.sum(), 1.0, atol=1e-3)
+    plain = w.video.grab_frame()
+    qtbot.keyClick(w, Qt.Key_H)
+    assert w.transport.heatmap_box.isChecked() and w.acts["heatmap"].isChecked() and w.settings.heatmap
+    heat = w.video.grab_frame()
+    assert plain != heat  # the frame shown now carries the map
+    w.transport.opacity.setValue(90)  # a stronger heatmap: the frame is drawn again, paused
+    assert w.video.grab_frame() != heat and w.settings.heatmap_opacity == pytest.approx(0.9)
+    qtbot.keyClick(w, Qt.Key_H)
+    assert not w.transport.heatmap_box.isChecked() and w.video.grab_frame() == plain
+
+
+def test_full_screen_shows_the_video_alone_and_esc_brings_the_rest_back(window, qtbot):
+    w = window
+    assert w.predictions_dock.isVisible() and w.ethogram.isVisible() and w.tracks_box.isVisible()
+    w.attention_dock.close()  # a dock the user had closed stays closed afterwards
+    qtbot.keyClick(w, Qt.Key_F)
+    qtbot.waitUntil(w.isFullScreen, timeout=3000)
+    assert not w.predictions_dock.isVisible() and not w.ethogram.isVisible() and not w.tracks_box.isVisible()
+    assert not w.menuBar().isVisible() and w.video.isVisible() and w.transport.isVisible()
+    qtbot.keyClick(w, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: not w.isFullScreen(), timeout=3000)
+    assert w.predictions_dock.isVisible() and w.ethogram.isVisible() and w.menuBar().isVisible()
+    assert not w.attention_dock.isVisible()
+
+
+def test_the_smoothing_width_is_off_without_smoothing_and_one_frame_reads_one_frame(window, qtbot):
+    panel = window.panel
+    assert panel.smooth_box.currentData() == "none" and not panel.smooth_width.isEnabled()
+    panel.smooth_box.setCurrentIndex(1)
+    assert panel.smooth_width.isEnabled()
+    panel.hysteresis_box.setValue(1)
+    assert panel.hysteresis_box.text() == "1 frame"
+    panel.hysteresis_box.setValue(3)
+    assert panel.hysteresis_box.text() == "3 frames"
+
+
+def test_the_models_menu_lists_the_shipped_variants_in_the_papers_order(window, qtbot):
+    w = window
+    w.models_menu.aboutToShow.emit()
+    family = next(a.menu() for a in w.models_menu.actions() if a.text() == "camera-motion")
+    titles = [a.text().split(":")[0] for a in family.actions()]
+    assert titles == ["Model 1", "Model 2", "Model 3", "Model 4"]
+
+
+def test_a_clip_shorter_than_the_window_is_marked_not_given_a_confident_label(window, qtbot, tmp_path):
+    w = window
+    short = make_clip(tmp_path / "short.avi", frames=3, size=(72, 96), fps=25.0)
+    w.open_path(short)
+    _analysed(w, qtbot)
+    w.refresh()
+    assert w.workspace.prediction_at().state == "short clip"
+    assert w.panel.note.isVisible() and "3 frames" in w.panel.note.text() and "8" in w.panel.note.text()
+    assert "short clip" in w.status.labels["state"].text()
+
+
+def test_settings_from_a_damaged_file_fall_back_to_their_defaults(qtbot, tmp_path, models, monkeypatch):  # noqa: F811
+    ini = tmp_path / "settings.ini"
+    ini.write_text("[General]\ndevice=banana\nhop=often\nprecision=int8\nheatmap=yes-please\n"
+                   "heatmap_opacity=7\nrecent=/a/clip.mp4\n")
+    w = _window(qtbot, tmp_path, models["st"], monkeypatch, QSettings(str(ini), QSettings.IniFormat))
+    s = w.settings
+    assert (s.device, s.hop, s.precision, s.heatmap, s.heatmap_opacity) == ("auto", 0, "int8", False, 0.5)
+    assert w.recent_files() == ["/a/clip.mp4"]  # one remembered file reads back as a list
+    w.shutdown()
+
+
+def test_the_plots_png_has_the_same_size_whatever_the_window(window, qtbot, clip, tmp_path):
+    w = window
+    w.resize(800, 600)
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.refresh()
+    png = w.export_plots(tmp_path / "plots.png")
+    image = QImage(str(png))
+    assert image.width() == 1600 and image.height() >= 800
+
+
+def test_the_window_module_does_not_import_torch():
+    """The window appears before PyTorch is imported (seconds on a loaded machine); the engine
+    loads behind it."""
+    code = ("import sys, vivit_desktop.ui.main_window, vivit_desktop.ui.app; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+class _StallingCamera:
+    """A simulated camera that sends frames at 25 fps until `stall` is set, then nothing (a
+    dropped stream) until `stop`."""
+
+    name, fps = "stalling camera", 25.0
+
+    def __init__(self, stall, stop):
+        self.stall, self.stop = stall, stop
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def frames(self):
+        from vivit_desktop.engine.sources import Frame
+
+        rng = np.random.default_rng(0)
+        i = 0
+        while not self.stall.is_set() and not self.stop.is_set():
+            yield Frame(i, i / self.fps, rng.integers(0, 255, (72, 96, 3), dtype=np.uint8))
+            i += 1
+        self.stop.wait(30)  # the outage: no frame until the test ends
+
+
+def test_a_live_outage_is_shown_on_the_video_not_only_in_the_status_bar(window, qtbot):
+    import threading
+
+    w = window
+    stall, stop = threading.Event(), threading.Event()
+    try:
+        w.open_camera(lambda: _StallingCamera(stall, stop))
+        qtbot.waitUntil(lambda: w.workspace.primary is not None and len(w.workspace.primary.windows) >= 2,
+                        timeout=20000)
+        w.refresh()
+        assert "reconnecting" not in w.video._state
+        stall.set()
+        qtbot.waitUntil(lambda: w.workspace.outage_s() > 1.5, timeout=10000)
+        w.refresh()
+        assert "reconnecting" in w.video._state and "no frames for" in w.status.labels["state"].text()
+    finally:
+        stop.set()

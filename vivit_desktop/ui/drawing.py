@@ -1,0 +1,39 @@
+"""Drawing a run's results into its plots: one function serves the window's 10 Hz refresh and the
+plots export, so the PNG shows what the window shows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import catalog
+
+
+def draw_run(tracks, run, workspace, classes=None) -> None:
+    """A run's timeline and attention track (empty for None, or before its first window).
+    `classes`: the class indices to draw as curves (None: the timeline's default choice)."""
+    if run is None:
+        tracks.timeline.set_probs(None, ())
+        tracks.attention.set_values(np.zeros(0))
+        return
+    result = run.result()
+    frames = max(run.frame_count, workspace.frame_total)
+    live = workspace.is_live
+    tracks.set_extent(run.request.fps, (result.frame_count if result is not None else frames) if live else frames,
+                      run.frame_offset)
+    origin = f"   ({run.origin})" if run.origin else "   (shipped)"
+    tracks.caption.setText(f"{run.name} — {catalog.family_of(run.name)}{origin}" if run.card else
+                           f"{run.name}: loading…")
+    if result is None:
+        tracks.timeline.set_probs(None, ())
+        tracks.attention.set_values(np.zeros(0))
+        return
+    probs = result.smoothed_probs()
+    if classes is not None:
+        classes = [k for k in classes if 0 <= k < probs.shape[1]]
+    tracks.timeline.set_probs(probs, result.card.qualified_labels, classes)
+    tracks.attention.set_values(result.frame_attention())
+
+
+def draw_window_attention(bars, workspace) -> None:
+    window = workspace.prediction_at().window
+    bars.set_window(window.frames if window else None, window.attention if window else None, workspace.playhead)
