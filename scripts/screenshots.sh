@@ -27,7 +27,9 @@ for size in ${SIZES:-800x600 1280x720 1920x1080}; do
     "${program[@]}" "$video" --size "${w}x$((h - 30))" 2> "/tmp/vivit-screenshot-$size.log" & app=$!
   sleep "$after"
   window=$(DISPLAY=$display xdotool search --name "ViViT Desktop" | head -1)
-  DISPLAY=$display xdotool windowactivate --sync "$window" key h 2>/dev/null || true
+  DISPLAY=$display xdotool windowactivate "$window" 2>/dev/null || true  # (--sync can wait for seconds)
+  sleep 0.3
+  DISPLAY=$display xdotool key h
   sleep 1.5
   DISPLAY=$display import -window root "$out"
   kill "$app" 2>/dev/null || true

@@ -120,7 +120,12 @@ class _TimePlot(pg.PlotWidget):
         self.getPlotItem().setXRange(offset / fps, end, padding=0.01)
 
     def set_playhead(self, frame: int) -> None:
-        self.cursor.setValue(frame / self.fps)
+        """Moves the cursor only when it moves by a pixel or more: over a long video most frames
+        do not, and each move repaints the plot."""
+        seconds = frame / self.fps
+        span = max(self.frames / self.fps, 1e-6)
+        if abs(seconds - self.cursor.value()) * self.width() / span >= 1.0:
+            self.cursor.setValue(seconds)
 
     def _clicked(self, event) -> None:
         item = self.getPlotItem()
@@ -344,7 +349,9 @@ class WindowAttention(pg.PlotWidget):
             self.getPlotItem().setYRange(0, max(float(values.max()) * 1.15, 1e-3), padding=0)
             self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
         nearest = int(np.argmin(np.abs(np.asarray(frames) - playhead)))
-        self.current.setOpts(x=[nearest], height=[values[nearest]])
+        if self.current.opts.get("x") is None or list(self.current.opts["x"]) != [nearest] \
+                or list(self.current.opts["height"]) != [values[nearest]]:
+            self.current.setOpts(x=[nearest], height=[values[nearest]])  # a repaint only when the bar moves
 
 
 class RunTracks(QWidget):

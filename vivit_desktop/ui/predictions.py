@@ -141,8 +141,10 @@ class PredictionsPanel(QWidget):
             else:
                 item.setText(label)
             bar = self.ranking.cellWidget(row, 1)
+            text = f"{p:.0%}"  # %p truncates (54.6% read 54% here, 55% on the overlay)
+            if bar.format() != text:  # each frame: repaint only the bars whose figure changed
+                bar.setFormat(text)
             bar.setValue(int(round(p * 1000)))
-            bar.setFormat(f"{p:.0%}")  # %p truncates (54.6% read 54% here, 55% on the overlay)
 
     def set_segments(self, segments: list[dict]) -> None:
         if segments == self._shown_segments:

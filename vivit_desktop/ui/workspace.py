@@ -8,6 +8,7 @@ done): the window appears at once, and a source opened before then waits for the
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
@@ -128,12 +129,12 @@ class Workspace(QObject):
 
     def prediction_at(self, frame: int | None = None) -> Shown:
         """The primary run's prediction for `frame` (default: the playhead)."""
-        from ..engine.results import top_per_head
-
         frame = self.playhead if frame is None else frame
         run = self.primary
         if run is None or run.card is None:
             return Shown([], None, "preparing")
+        from ..engine.results import top_per_head  # imported by then (torch): never wait for it here
+
         window = run.window_at(frame)
         if window is None:
             return Shown([], None, "preparing")
@@ -178,6 +179,9 @@ class Workspace(QObject):
         if self.engine_error:
             return
         self.ready = True
+        # torch brings hundreds of thousands of objects that live as long as the program: out of
+        # the collector's sight, a full collection stalls playback for less (bench/bench_gui.py)
+        gc.freeze()
         self.engine_ready.emit()
         if self._pending is not None:
             spec, title = self._pending
