@@ -144,7 +144,7 @@ class Ethogram(QWidget):
         self.row_height = max(16, metrics.height() + 3)
         self.names_width = 120
         self._names_natural = 120  # the longest name's width, box and padding included
-        self.setMinimumHeight(80)
+        self.setMinimumHeight(60)
 
     # -- data ---------------------------------------------------------------------------------
     def set_data(self, probs: np.ndarray | None, labels: tuple[str, ...], frame_labels: np.ndarray | None = None,

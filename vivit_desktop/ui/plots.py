@@ -104,7 +104,7 @@ class _TimePlot(pg.PlotWidget):
         item.addItem(self.cursor)
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(lambda pos: _hover_text(item, pos, self.describe))
-        self.setMinimumHeight(70)
+        self.setMinimumHeight(48)  # two runs compared still fit a window of 800×600
 
     def describe(self, seconds: float) -> str:
         return f"frame {int(round(seconds * self.fps))}"
