@@ -242,7 +242,7 @@ def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtb
     w = window
     w.open_path(clip)
     _analysed(w, qtbot)
-    imported = w.import_checkpoint(models["st"])
+    imported = w.model_dialogs.import_checkpoint(models["st"])
     assert imported == tmp_path / "user-models" / "tiny-st.safetensors" and imported.exists()
     run = _analysed(w, qtbot)
     assert run.name == "tiny-st"
@@ -276,7 +276,7 @@ def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, q
     assert (tmp_path / "user-models" / "checkpoint.safetensors").exists()
     qtbot.waitUntil(lambda: w.panel.ranking.rowCount() == 397, timeout=5000)
     assert w.panel.ranking.item(0, 0).text().startswith("verb: ") and w.panel.ranking.item(97, 0).text().startswith("noun: ")
-    w.show_card()  # an imported card has no training fps: it must still show
+    w.model_dialogs.show_card()  # an imported card has no training fps: it must still show
 
 
 def test_dropping_a_file_opens_it(window, qtbot, clip):

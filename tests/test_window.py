@@ -206,3 +206,15 @@ def test_a_live_outage_is_shown_on_the_video_not_only_in_the_status_bar(window, 
         assert "reconnecting" in w.video._state and "no frames for" in w.status.labels["state"].text()
     finally:
         stop.set()
+
+
+def test_the_question_mark_says_what_the_labels_mean_and_the_column_says_what_they_are(window, qtbot, clip):
+    w = window
+    w.model_dialogs.show_labels_help()  # before a model is loaded: said, not a crash
+    assert "No model is loaded" in w.last_error
+    w.open_path(clip)
+    run = _analysed(w, qtbot)
+    qtbot.mouseClick(w.panel.help_button, Qt.LeftButton)
+    html = w.model_dialogs.labels_html
+    assert all(label in html for label in run.card.labels) and "tiny-st" not in html.split("</p>")[-1]
+    assert w.panel.ranking.horizontalHeaderItem(0).text() == "class"  # a 5-class model of no stated kind

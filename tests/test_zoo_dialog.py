@@ -43,7 +43,7 @@ def menu_action(menu, text):
 def open_catalogue(w, qtbot):
     w.models_menu.aboutToShow.emit()  # what showing the Models menu does (aboutToShow)
     menu_action(w.models_menu, "Get models…").trigger()
-    dialog = w.zoo_dialog
+    dialog = w.model_dialogs.zoo
     qtbot.waitUntil(dialog.isVisible)
     return dialog
 

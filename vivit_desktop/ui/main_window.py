@@ -21,6 +21,7 @@ from . import actions
 from .drawing import draw_run, draw_window_attention
 from .ethogram import Ethogram
 from .exports import Exports
+from .model_dialogs import ModelDialogs, column_title
 from .models_menu import ModelsMenu
 from .plots import RunTracks, WindowAttention
 from .predictions import PredictionsPanel
@@ -58,7 +59,7 @@ class MainWindow(QMainWindow):
         self.show_dialogs = show_dialogs  # tests turn modal dialogs into status messages
         self.workspace = Workspace(self.settings, self)
         self.exports = Exports(self)
-        self.zoo_dialog = None  # Models ▸ Get models…, made when first opened
+        self.model_dialogs = ModelDialogs(self)  # Get models…, Import checkpoint…, the card
         self.last_error = ""
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
             "loop": self.set_loop, "overlay": self.set_overlay_visible, "heatmap": self.set_heatmap_visible,
             "full_screen": self.toggle_full_screen,
             "leave_full_screen": lambda: self.toggle_full_screen() if self.isFullScreen() else None,
-            "shortcuts": self.show_shortcuts, "labels_help": self.show_labels_help, "about": self.about,
+            "shortcuts": self.show_shortcuts, "labels_help": self.model_dialogs.show_labels_help, "about": self.about,
         }
 
     def _models_menu(self, menu) -> None:
@@ -174,7 +175,7 @@ class MainWindow(QMainWindow):
         panel.post_changed.connect(self._post_changed)
         panel.invalid.connect(lambda message: self.statusBar().showMessage(message, 5000))
         panel.seek_requested.connect(self.seek)
-        panel.labels_help_requested.connect(self.show_labels_help)
+        panel.labels_help_requested.connect(self.model_dialogs.show_labels_help)
         self.ethogram.seek_requested.connect(self.seek)
         self.ethogram.picked_changed.connect(lambda _: self._mark_dirty())
         ws.source_opened.connect(self._source_opened)
@@ -361,7 +362,7 @@ class MainWindow(QMainWindow):
     def _model_loaded(self) -> None:
         run = self.workspace.primary
         if run is not None and run.card is not None:
-            self.panel.set_column_title(_column_title(run.card))
+            self.panel.set_column_title(column_title(run.card))
         self._dirty = True
 
     def _post_changed(self, post) -> None:
@@ -469,96 +470,8 @@ class MainWindow(QMainWindow):
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
         self._show_prediction()
 
-    # -- models ----------------------------------------------------------------------------------
-    def open_zoo(self):
-        """Models ▸ Get models…: the catalogue; gets run in the background, and closing the
-        dialog hides it (a running get carries on)."""
-        from .zoo_dialog import ZooDialog
-
-        if self.zoo_dialog is None:
-            self.zoo_dialog = ZooDialog(self)
-            self.zoo_dialog.installed.connect(
-                lambda name, path: self.statusBar().showMessage(f"Installed {name}; it is in the Models menu", 10000))
-        self.zoo_dialog.show()
-        self.zoo_dialog.raise_()
-        self.zoo_dialog.activateWindow()
-        return self.zoo_dialog
-
-    def import_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Import a Hugging Face ViViT checkpoint folder "
-                                                      "(or cancel to pick a file)")
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a checkpoint: native, or scenic (JAX/Flax)", "",
-                                                  "Checkpoints (*.safetensors *.json checkpoint checkpoint_*);;"
-                                                  "All files (*)")
-        if path:
-            self.import_checkpoint(path)
-
-    def import_checkpoint(self, path: str | Path) -> Path | None:
-        """Copy a native checkpoint, or convert a Hugging Face or scenic one, into the user models
-        folder and switch to it (the same import as `vivit-desktop import`)."""
-        from ..model import save_model
-        from ..model.foreign import checkpoint_kind, import_checkpoint
-        from ..paths import user_models_dir
-
-        path = Path(path)
-        folder = user_models_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            name = path.stem if checkpoint_kind(path) == "native" else path.resolve().name
-            model, note = import_checkpoint(path, name=name)
-            target = folder / name
-            if (folder / f"{name}.safetensors").exists():
-                if not self.ask(f"{name} is already in your models folder. Replace it?"):
-                    return None
-            weights, _ = save_model(model, target, overwrite=True)
-        except Exception as e:  # noqa: BLE001 - untrusted files: any failure is a message
-            self.error("Cannot import this checkpoint", str(e))
-            return None
-        self.statusBar().showMessage(f"Imported {weights.name} into {folder}" + (f" ({note})" if note else ""), 8000)
-        self.set_model(str(weights))
-        return weights
-
-    def _card_or_warn(self):
-        run = self.workspace.primary
-        if run is None or run.card is None:
-            self.error("No model card", "No model is loaded yet: open a video first.")
-            return None, None
-        return run, run.card
-
-    def show_card(self) -> None:
-        run, card = self._card_or_warn()
-        if card is None:
-            return
-        evaluation = getattr(card, "evaluation", None) or {}
-        rows = [("Name", card.name), ("Variant", card.variant), ("Labels", _labels_summary(card)),
-                ("Input", f"{card.num_frames} frames, one every {card.frame_stride}"
-                          + (f" at {card.fps:g} fps" if card.fps else " of the video's own") +
-                          f", {card.image_size}×{card.image_size} px"),
-                ("File", run.loaded.description)]
-        for key in ("heldout_accuracy", "cpu_window_ms", "training_minutes"):
-            if key in evaluation:
-                rows.append((key.replace("_", " "), f"{evaluation[key]:.1%}" if key == "heldout_accuracy"
-                             else str(evaluation[key])))
-        html = "<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows) + "</table>"
-        if getattr(card, "description", ""):
-            html += f"<p>{card.description}</p>"
-        self.card_html = html
-        self._message_box(f"Model card: {card.name}", html, details=card.to_json())
-
-    def show_labels_help(self) -> None:
-        """"What these labels mean", from the model card: its description and every label."""
-        run, card = self._card_or_warn()
-        if card is None:
-            return
-        description = getattr(card, "description", "") or "The model card says nothing more about its labels."
-        heads = "".join(f"<p><b>{head or 'Labels'}</b> ({b - a}): {', '.join(card.labels[a:b])}</p>"
-                        for head, a, b in card.head_slices())
-        self.labels_html = f"<p>{description}</p>{heads}"
-        self._message_box(f"What the labels of {card.name} mean", self.labels_html)
-
     # -- messages ----------------------------------------------------------------------------------
-    def _message_box(self, title: str, html: str, details: str = "") -> None:
+    def message_box(self, title: str, html: str, details: str = "") -> None:
         dialog = QMessageBox(self)
         dialog.setWindowTitle(title)
         dialog.setTextFormat(Qt.RichText)
@@ -581,7 +494,7 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         self.shortcuts_html = actions.shortcuts_html()
-        self._message_box("Keyboard shortcuts", self.shortcuts_html)
+        self.message_box("Keyboard shortcuts", self.shortcuts_html)
 
     def about(self) -> None:
         from .. import __version__
@@ -620,8 +533,7 @@ class MainWindow(QMainWindow):
         caches and exports are written atomically, so nothing is half-written)."""
         done = self.exports.cancel(wait_ms)
         done = self.workspace.shutdown(wait_ms) and done
-        if self.zoo_dialog is not None:
-            self.zoo_dialog.shutdown(wait_ms)
+        self.model_dialogs.shutdown(wait_ms)
         return done
 
 
@@ -632,20 +544,6 @@ def _leading_per_head(ranked, card, k: int):
         out.extend(ranked[start:start + min(k, b - a)])
         start += b - a
     return out
-
-
-def _labels_summary(card) -> str:
-    return "; ".join(f"{head}: {', '.join(card.labels[a:b][:40])}{' …' if b - a > 40 else ''}" if head else
-                     ", ".join(card.labels[:80]) + (" …" if len(card.labels) > 80 else "")
-                     for head, a, b in card.head_slices())
-
-
-def _column_title(card) -> str:
-    """The ranking's column: what the labels are ("camera motion" for the shipped models)."""
-    text = f"{card.name} {getattr(card, 'description', '')}".lower()
-    if "camera" in text and "motion" in text:
-        return "camera motion"
-    return "action" if len(card.labels) > 50 else "class"
 
 
 def _short_clip_note(run) -> str:

@@ -35,8 +35,7 @@ def groups(entries) -> dict[str, list]:
 
 
 class ModelsMenu:
-    """Fills `menu` when it is about to show. `window` answers `workspace`, `open_zoo`,
-    `import_dialog`, `show_card`."""
+    """Fills `menu` when it is about to show. `window` answers `workspace` and `model_dialogs`."""
 
     def __init__(self, menu: QMenu, window) -> None:
         self.menu = menu
@@ -105,9 +104,9 @@ class ModelsMenu:
         stop.setEnabled(workspace.compare_spec is not None)
         stop.triggered.connect(lambda: workspace.compare_with(None))
         menu.addSeparator()
-        menu.addAction("Get models…").triggered.connect(self.window.open_zoo)
-        menu.addAction("Import checkpoint…").triggered.connect(self.window.import_dialog)
-        menu.addAction("Model card…").triggered.connect(self.window.show_card)
+        menu.addAction("Get models…").triggered.connect(self.window.model_dialogs.open_zoo)
+        menu.addAction("Import checkpoint…").triggered.connect(self.window.model_dialogs.import_dialog)
+        menu.addAction("Model card…").triggered.connect(self.window.model_dialogs.show_card)
         menu.addSeparator()
         settings = workspace.settings
         for title, values, current_value, setter in (
