@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
         self._ethogram_at = 0.0  # when the ethogram was last given data
+        self._plots_at = 0.0  # when the plots were last redrawn
         self._docks_before_full_screen: dict = {}
 
         self.setWindowTitle(APP)
@@ -452,6 +453,11 @@ class MainWindow(QMainWindow):
                                   "Model: loading…" if ws.primary is not None else "Model: —")
         if not self._dirty:
             return
+        now = time.perf_counter()
+        analysing = any(not run.complete for run in ws.runs) and not ws.is_live
+        if analysing and now - self._plots_at < 1.0:
+            return  # while windows arrive, the plots are redrawn once a second (a redraw is ~50 ms of repaint)
+        self._plots_at = now
         self._dirty = False
         picked = self.ethogram.picked()
         for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks)):
