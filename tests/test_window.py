@@ -218,3 +218,18 @@ def test_the_question_mark_says_what_the_labels_mean_and_the_column_says_what_th
     html = w.model_dialogs.labels_html
     assert all(label in html for label in run.card.labels) and "tiny-st" not in html.split("</p>")[-1]
     assert w.panel.ranking.horizontalHeaderItem(0).text() == "class"  # a 5-class model of no stated kind
+
+
+def test_the_ethogram_filter_gives_the_keys_back(window, qtbot):
+    w = window
+    box = w.ethogram.filter_box
+    qtbot.mouseClick(box, Qt.LeftButton)
+    box.setFocus()
+    qtbot.keyClicks(box, "h")
+    assert box.text() == "h" and not w.transport.heatmap_box.isChecked()  # typing filters
+    qtbot.keyClick(box, Qt.Key_E, Qt.ControlModifier)  # a Ctrl shortcut stays the window's: Export CSV
+    assert "Nothing to export" in w.statusBar().currentMessage()
+    qtbot.keyClick(box, Qt.Key_Escape)  # clears the filter and leaves it
+    assert box.text() == "" and not box.hasFocus()
+    qtbot.keyClick(w, Qt.Key_H)
+    assert w.transport.heatmap_box.isChecked()

@@ -11,9 +11,12 @@ from .. import catalog
 def draw_run(tracks, run, workspace, classes=None) -> None:
     """A run's timeline and attention track (empty for None, or before its first window).
     `classes`: the class indices to draw as curves (None: the timeline's default choice)."""
-    if run is None:
+    if run is None:  # nothing open: no data, no caption, no axis of the previous clip
         tracks.timeline.set_probs(None, ())
         tracks.attention.set_values(np.zeros(0))
+        tracks.caption.setText("")
+        tracks.set_extent(30.0, 30)
+        tracks.set_playhead(0)
         return
     result = run.result()
     frames = max(run.frame_count, workspace.frame_total)

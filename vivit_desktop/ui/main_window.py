@@ -10,7 +10,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMessageBox, QSplitter,
                                QVBoxLayout, QWidget)
@@ -79,7 +79,8 @@ class MainWindow(QMainWindow):
         self.status = StatusPanel(self.statusBar())
         self._connect()
         self._apply_settings()
-        self.resize(1280, 720)
+        available = self.screen().availableGeometry()  # a first window fits the screen (800×600 too)
+        self.resize(min(1280, available.width()), min(720, available.height() - 30))
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
         if self.settings.window_state is not None:
@@ -107,6 +108,8 @@ class MainWindow(QMainWindow):
         self._add_tracks()
         self.ethogram = Ethogram()
         self.ethogram.filter_box.setFocusPolicy(Qt.ClickFocus)  # single-key shortcuts (Space, H) stay the window's
+        self.ethogram.filter_box.installEventFilter(self)  # Esc, Ctrl+key: the window's again (eventFilter)
+        self.video.setFocusPolicy(Qt.ClickFocus)  # a click on the video takes the keys back from the filter box
 
         self.splitter = QSplitter(Qt.Vertical)
         self.splitter.addWidget(top)
@@ -271,8 +274,8 @@ class MainWindow(QMainWindow):
         self.video.clear("Could not open the source.\n\n" + message)
         self.setWindowTitle(APP)
         kind = source_kind(spec) if spec else "file"
-        # the conversion hint is for files only, and only where the engine's message has none
-        no_hint = "ffmpeg" in message or kind != "file"
+        # the conversion hint is for files that exist, and only where the engine's message has none
+        no_hint = "ffmpeg" in message or kind != "file" or not Path(spec).is_file()
         self.error("Cannot play this source", message + ("" if no_hint else
                    "\n\nOpen another file (File ▸ Open), or convert this one, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"))
         self.source_failed.emit(message)
@@ -499,8 +502,23 @@ class MainWindow(QMainWindow):
         return QMessageBox.question(self, APP, question) == QMessageBox.Yes
 
     def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts: scrollable, and never taller than the screen (800×600)."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
+
         self.shortcuts_html = actions.shortcuts_html()
-        self.message_box("Keyboard shortcuts", self.shortcuts_html)
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        text = QTextBrowser()
+        text.setHtml(self.shortcuts_html)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        available = self.screen().availableGeometry()
+        dialog.resize(min(560, available.width() - 40), min(640, available.height() - 60))
+        if self.show_dialogs:
+            dialog.exec()
 
     def about(self) -> None:
         from .. import __version__
@@ -510,6 +528,20 @@ class MainWindow(QMainWindow):
                           "2021) and its temporal attention." + (f"<br><br>The analysis engine did not load: "
                                                                  f"{self.workspace.engine_error}"
                                                                  if self.workspace.engine_error else ""))
+
+    def eventFilter(self, watched, event) -> bool:
+        """The ethogram's filter box: Esc clears it and gives the keys back to the window; a
+        shortcut with Ctrl (Ctrl+E, Ctrl+Right) stays the window's instead of editing the text."""
+        if watched is self.ethogram.filter_box and event.type() == QEvent.ShortcutOverride:
+            if event.key() == Qt.Key_Escape:
+                self.ethogram.filter_box.clear()
+                self.video.setFocus()
+                event.accept()
+                return True
+            if event.modifiers() & Qt.ControlModifier:
+                event.ignore()  # not overridden: the window's shortcut runs
+                return True
+        return super().eventFilter(watched, event)
 
     # -- drag and drop, close ------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
