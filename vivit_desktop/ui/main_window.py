@@ -63,7 +63,6 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
-        self._ethogram_at = 0.0  # when the ethogram was last given data
         self._plots_at = 0.0  # when the plots were last redrawn
         self._docks_before_full_screen: dict = {}
 
@@ -422,10 +421,8 @@ class MainWindow(QMainWindow):
         run = ws.primary
         caption = run.name if run is not None else ""
         state = shown.state
-        if state == "preparing" and run is not None and not ws.is_live and run.decoded and run.request.fps:
-            from .workspace import format_time
-
-            state = f"preparing (analysed to {format_time(run.decoded / run.request.fps)})"
+        if state == "preparing" and ws.analysed_to():
+            state = f"preparing ({ws.analysed_to()})"
         outage = ws.outage_s()
         if outage:
             state = f"no frames for {outage:.0f} s: reconnecting"  # the prediction shown is old
@@ -468,14 +465,10 @@ class MainWindow(QMainWindow):
         run = ws.primary
         result = run.result() if run is not None else None
         # the ethogram sorts every class over the whole video (~80 ms for 600 classes × 54k
-        # frames): once a second while windows arrive, at once when the analysis ends
-        now = time.perf_counter()
-        if result is not None and self.ethogram.isVisible() and (run.complete or now - self._ethogram_at > 1.0):
-            self._ethogram_at = now
+        # frames): with the plots, so once a second while windows arrive
+        if result is not None and self.ethogram.isVisible():
             self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
                                    run.request.fps, offset=run.frame_offset)
-        elif result is not None and not run.complete:
-            self._dirty = True  # come back for the ethogram
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
         self._show_prediction()
 

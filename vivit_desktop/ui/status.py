@@ -8,7 +8,7 @@ import time
 import numpy as np
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from .workspace import STALE_S, Workspace, format_time
+from .workspace import STALE_S, Workspace
 
 FIELDS = (("model", "The model whose results are shown"), ("device", "Inference device"),
           ("latency", "Inference time per window"), ("state", "Prediction state"),
@@ -56,8 +56,8 @@ class StatusPanel:
             return "loading the model…"
         if run is not None and not shown.state:
             return "analysing ahead"
-        if run is not None and shown.state == "preparing" and run.decoded and run.request.fps:
-            return f"analysed to {format_time(run.decoded / run.request.fps)}"
+        if shown.state == "preparing" and workspace.analysed_to():
+            return workspace.analysed_to()
         return shown.state
 
     def update(self, workspace: Workspace) -> None:

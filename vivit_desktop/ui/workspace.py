@@ -155,6 +155,14 @@ class Workspace(QObject):
             state = "short clip"
         return Shown(ranked, window, state)
 
+    def analysed_to(self) -> str:
+        """"analysed to 0:12.40": how far the primary run's file analysis has got ("" live, or
+        before it has decoded anything)."""
+        run = self.primary
+        if run is None or self.is_live or not run.decoded or not run.request.fps:
+            return ""
+        return f"analysed to {format_time(run.decoded / run.request.fps)}"
+
     def is_short_clip(self, run=None) -> bool:
         """A file with fewer frames than the model's window: its prediction is from a padded
         window, and the window says so rather than showing a confident label."""
