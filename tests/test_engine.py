@@ -347,6 +347,45 @@ def test_variable_frame_rate_sparse_stretches_still_get_windows(predictor):
     assert not np.isnan(result.frame_probs()[:, 0]).any()
 
 
+def test_variable_frame_rate_times_are_the_decoders_in_every_export(predictor, tmp_path):
+    """A file whose frames are not N / fps apart (the tree AVI's header says 444 frames at 15 fps,
+    it holds 68 spread over 29.6 s): every time written is the frame's own timestamp, the duration
+    runs to the last frame's, and they survive the JSON round trip (the sidecar cache)."""
+    stamps = [i / 25 if i < 20 else 20 / 25 + (i - 20) * 1.0 for i in range(30)]
+
+    class VFR(SyntheticSource):
+        def frames(self):
+            for frame, t in zip(super().frames(), stamps):
+                yield Frame(frame.index, t, frame.image)
+
+    from vivit_desktop.engine.results import AnalysisResult
+
+    told = []
+    result = analyze_source(VFR(30), predictor, WindowSettings(hop=8), on_times=told.extend)
+    assert told == stamps  # given as decoded, for a player to place its curves
+    assert result.duration == pytest.approx(stamps[-1] + 1 / 25)
+    data = json.loads(result.to_json())
+    assert [row["time"] for row in data["frames"]] == pytest.approx(stamps)
+    assert data["segments"][-1]["end_time"] == pytest.approx(stamps[-1] + 1 / 25)
+    again = AnalysisResult.from_dict(json.loads(result.to_json(per_frame=False)), result.card)
+    assert again.timebase.time(np.arange(30)) == pytest.approx(stamps) and again.duration == result.duration
+    assert again.timebase.frame(5.5) == 24  # the frame on screen then: shown at 4.8 s, held a second
+    # a constant-rate video stores no times: frame N is at N / fps
+    plain = analyze_source(SyntheticSource(30), predictor, WindowSettings(hop=8))
+    assert "frame_times" not in json.loads(plain.to_json()) and plain.timebase.constant
+
+
+def test_timebase_maps_both_ways():
+    from vivit_desktop.engine.timebase import Timebase
+
+    constant = Timebase.from_times(30.0, [i / 30 + 0.001 for i in range(10)])  # jitter is not variable rate
+    assert constant.constant and constant.time(15) == 0.5 and constant.frame(0.49) == 15
+    vfr = Timebase.from_times(10.0, [0.0, 0.1, 5.0, 5.1])
+    assert not vfr.constant
+    assert [vfr.frame(t) for t in (0.0, 0.12, 2.0, 4.96, 5.1, 5.3)] == [0, 1, 1, 2, 3, 5]
+    assert vfr.time(4) == pytest.approx(5.2) and list(vfr.time(np.array([1, 2]))) == [0.1, 5.0]
+
+
 @pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")
 def test_rotated_phone_video_comes_upright(tmp_path):
     """A phone video stores landscape pixels with a 90° rotation tag: frames must come rotated."""

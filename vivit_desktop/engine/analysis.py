@@ -53,9 +53,11 @@ class Cancelled(_cancel.Cancelled):
 def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSettings = WindowSettings(),
                    progress: Callable[[int], None] | None = None,
                    on_windows: Callable[[list[WindowResult]], None] | None = None,
-                   cancel: CancelToken | None = None) -> AnalysisResult:
+                   cancel: CancelToken | None = None,
+                   on_times: Callable[[list[float]], None] | None = None) -> AnalysisResult:
     """Analyse a finite source. `progress(n)` after each decoded frame; `on_windows(batch)` as
-    each batch of windows is done (a player fills its timeline ahead of the playhead);
+    each batch of windows is done (a player fills its timeline ahead of the playhead), after
+    `on_times(timestamps)` with the timestamps of the frames decoded since its last call;
     `cancel` is asked once per frame and, once cancelled, stops with `Cancelled`."""
     card = predictor.card
     spec = ClipSpec.from_card(card)
@@ -65,6 +67,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
     pending: deque[_Pending] = deque()
     ready: list[tuple[_Pending, tuple[int, ...], np.ndarray]] = []
     windows: list[WindowResult] = []
+    times: list[float] = []  # each decoded frame's timestamp
+    sent = [0]  # of them, given to on_times
     source_key = object()  # Model 2's tubelet cache: frame indices are only unique within this run
     started = time.perf_counter()
 
@@ -86,6 +90,9 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         for (p, frames, _), probs, attention, maps in zip(ready, prediction.probs, prediction.attention, spatial):
             windows.append(WindowResult(len(windows), p.centre_index, frames, probs, attention, each, maps))
         ready.clear()
+        if on_times and len(times) > sent[0]:
+            on_times(times[sent[0]:])
+            sent[0] = len(times)
         if on_windows:
             on_windows(windows[done:])
 
@@ -95,7 +102,8 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
             claimed_frame_count=source.claimed_frame_count, ended_early=source.ended_early or "", card=card,
             hop=settings.hop, windows=windows,
             seconds=time.perf_counter() - started, device=str(predictor.device),
-            precision=getattr(predictor, "precision_used", "float32"), peak_buffered_frames=buffer.peak)
+            precision=getattr(predictor, "precision_used", "float32"), peak_buffered_frames=buffer.peak,
+            frame_times=np.asarray(times[:frame_count], np.float64))
 
     # every frame must lie in some window's span: on a slow video (1 fps against a model that
     # samples at 30) a window spans few source frames, and centres `hop` frames apart would leave
@@ -108,6 +116,7 @@ def analyze_source(source: VideoSource, predictor: Predictor, settings: WindowSe
         if cancel is not None and cancel.cancelled:
             raise Cancelled(result(last_index + 1))
         last_index, last_frame = frame.index, frame
+        times.append(frame.timestamp)
         buffer.append(frame.index, frame.timestamp, preprocess(frame.image))
         # every `hop` frames, or every `hop` frame intervals of time, whichever comes first: on a
         # variable-frame-rate video, sparse stretches still get windows (half a frame of slack

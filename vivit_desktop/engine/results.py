@@ -10,6 +10,8 @@ JSON schema `vivit-desktop/analysis` version 1:
                   "post": {"smoothing", "mean_frames", "ema_alpha", "threshold", "class_thresholds",
                            "hysteresis", "min_bout_s"}},
      "device", "precision", "seconds",
+     "frame_times" (only for a variable-rate video: each frame's timestamp in seconds from the
+                    first, the decoder's; otherwise frame N is at N / fps),
      "short_clip" (true when the video is shorter than one window: every window repeats its first
                    and last frames to fill the model's input),
      "windows":  [{"index", "centre_frame", "frames": [...], "start_frame", "end_frame",
@@ -42,6 +44,7 @@ import numpy as np
 from ..fileio import atomic_write_text, atomic_write_texts, check_writable
 from ..model.config import ModelCard
 from .postprocess import NONE, PostProcessing, frame_labels, segments, smooth
+from .timebase import Timebase
 from .windows import ClipSpec
 
 SCHEMA, SCHEMA_VERSION = "vivit-desktop/analysis", 1
@@ -136,16 +139,28 @@ class AnalysisResult:
     model_sha256: str = ""
     video_sha256: str = ""
     post: PostProcessing = field(default_factory=PostProcessing)
+    frame_times: np.ndarray | None = field(default=None, repr=False)  # each frame's timestamp, s (None: N / fps)
     _frame_probs: np.ndarray | None = field(default=None, repr=False)
     _post_cache: tuple | None = field(default=None, repr=False)
+    _timebase: Timebase | None = field(default=None, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.card.labels
 
     @property
+    def timebase(self) -> Timebase:
+        """Frame numbers to seconds: the decoder's timestamps on a variable-rate video."""
+        times = self.frame_times
+        if times is None or len(times) != self.frame_count:
+            return Timebase(self.fps) if times is None else Timebase.from_times(self.fps, times[:self.frame_count])
+        if self._timebase is None:
+            self._timebase = Timebase.from_times(self.fps, times)
+        return self._timebase
+
+    @property
     def duration(self) -> float:
-        return self.frame_count / self.fps
+        return self.timebase.time(self.frame_count)
 
     def frame_probs(self) -> np.ndarray:
         """(frames, classes): each frame's mean over the windows whose span covers it."""
@@ -262,13 +277,14 @@ class AnalysisResult:
         """Runs of frames with one label, after post-processing; frames with no label are gaps."""
         probs = self.smoothed_probs()
         out = []
+        timebase = self.timebase
         for start, end, label in segments(self.frame_labels(), self.fps, self.post):
             if label == NONE:
                 continue
             with np.errstate(invalid="ignore"):
                 confidence = float(np.nanmean(self.label_confidence(probs[start:end + 1], label)))
-            out.append({"start_frame": start, "end_frame": end, "start_time": round(start / self.fps, 6),
-                        "end_time": round((end + 1) / self.fps, 6), "label": self.label_name(label),
+            out.append({"start_frame": start, "end_frame": end, "start_time": round(timebase.time(start), 6),
+                        "end_time": round(timebase.time(end + 1), 6), "label": self.label_name(label),
                         "confidence": round(confidence, 6)})
         return out
 
@@ -334,7 +350,7 @@ class AnalysisResult:
         """The video is shorter than one window: every window repeats the video's first and last
         frames to fill the model's input (engine/windows.py `sample_window`)."""
         span = ClipSpec.from_card(self.card).span(self.fps)
-        return bool(self.windows) and (self.frame_count - 1) / self.fps < span - 1e-9
+        return bool(self.windows) and self.timebase.time(self.frame_count - 1) < span - 1e-9
 
     def warnings(self) -> list[str]:
         """What makes this result partial, in words a user can act on."""
@@ -430,7 +446,11 @@ class AnalysisResult:
             need(number(w.get("latency_s")), f"window {n}'s latency")
             windows.append(WindowResult(w["index"], w["centre_frame"], tuple(frames), np.asarray(probs, np.float64),
                                         np.asarray(attention, np.float64), w["latency_s"]))
+        times = data.get("frame_times")
+        need(times is None or (isinstance(times, list) and len(times) == frame_count and all(number(t) for t in times)
+                               and all(b >= a for a, b in zip(times, times[1:]))), "frame_times")
         return cls(source=data["source"], fps=float(data["fps"]), frame_count=frame_count,
+                   frame_times=None if times is None else np.asarray(times, np.float64),
                    frames_skipped=data["frames_skipped"], claimed_frame_count=data["claimed_frame_count"], card=card,
                    ended_early=data["ended_early"] if isinstance(data.get("ended_early"), str) else "",
                    hop=settings["hop"], windows=windows, seconds=data["seconds"], device=data["device"],
@@ -439,9 +459,9 @@ class AnalysisResult:
 
     def _frame_rows(self) -> list[dict]:
         probs, attention, shown = self.smoothed_probs(), self.frame_attention(), self.frame_labels()
-        frames = []
+        frames, times = [], self.timebase.time(np.arange(self.frame_count))
         for f in range(self.frame_count):
-            row = {"frame": f, "time": round(f / self.fps, 6), "label": None, "confidence": None,
+            row = {"frame": f, "time": round(float(times[f]), 6), "label": None, "confidence": None,
                    "attention": None if np.isnan(attention[f]) else round(float(attention[f]), 6)}
             if shown[f] != NONE:
                 row.update(label=self.label_name(shown[f]), confidence=round(self.label_confidence(probs[f], shown[f]), 6))
@@ -461,6 +481,7 @@ class AnalysisResult:
             "settings": self._settings(),
             "device": self.device, "precision": self.precision, "seconds": round(self.seconds, 3),
             "short_clip": self.short_clip,
+        } | ({"frame_times": self.timebase.to_json()} if not self.timebase.constant else {}) | {
             "windows": [{"index": w.index, "centre_frame": w.centre_frame, "frames": list(w.frames),
                          "start_frame": w.start_frame, "end_frame": w.end_frame,
                          "top": [[label, round(p, 6)] for label, p in w.top(self.card, top_k)],

@@ -69,10 +69,12 @@ def same_file(a: Path, b: Path) -> bool:
 def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSettings,
                   cache: ResultCache | None = None, *, use_cache: bool = True, progress: Progress = no_progress,
                   on_windows: Callable[[list], None] | None = None,
-                  cancel: CancelToken | None = None) -> tuple[AnalysisResult, bool]:
+                  cancel: CancelToken | None = None,
+                  on_times: Callable[[list[float]], None] | None = None) -> tuple[AnalysisResult, bool]:
     """(the analysis of one video file, whether it came from the cache). With `use_cache` the
     sidecar cache is read first, under the video's and the model's SHA-256, the hop and the
-    precision; otherwise the model runs (`on_windows(batch)` as batches finish) and the finished
+    precision; otherwise the model runs (`on_windows(batch)` as batches finish, after `on_times` with the timestamps of
+    the frames decoded since) and the finished
     analysis is stored either way (random weights never are: the cache refuses them). Raises
     SourceError for a missing or unreadable video and one in which no window could be analysed,
     and engine.analysis.Cancelled once `cancel` is cancelled (nothing is stored then). The CLI
@@ -87,7 +89,8 @@ def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSetti
         return result, True
     with open_source(video) as source:
         result = progress("analysis", video.name, source.claimed_frame_count,
-                          lambda tick: analyze_source(source, predictor, settings, tick, on_windows, cancel))
+                          lambda tick: analyze_source(source, predictor, settings, tick, on_windows, cancel,
+                                                                   on_times))
     result.model_sha256, result.video_sha256 = model_hash, video_hash
     if not result.windows:
         raise SourceError(f"{video}: no window could be analysed ({result.frame_count} frames decoded); "

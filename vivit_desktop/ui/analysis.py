@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ..cancel import Cancelled, CancelToken
 from ..engine.analysis import WindowSettings
 from ..engine.postprocess import PostProcessing
 from ..engine.results import AnalysisResult, WindowResult
+from ..engine.timebase import Timebase
 from ..errors import VivitError, one_line
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class LoadedModel:
 class _Worker(QThread):
     model_loaded = Signal(object, object)  # LoadedModel, Predictor
     windows = Signal(list)  # [WindowResult], in order
+    times = Signal(list)  # the timestamps of the frames decoded since the last, before their windows
     progress = Signal(int)  # frames decoded so far
     done = Signal(object)  # the finished AnalysisResult (files), or None (cancelled)
     failed = Signal(str)
@@ -111,7 +114,8 @@ class _Worker(QThread):
         result, cached = analyse_video(request.source, self.predictor, loaded.sha256,
                                        WindowSettings(hop=request.hop, batch_size=4), use_cache=request.use_cache,
                                        progress=lambda stage, description, total, work: work(tick),
-                                       on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token)
+                                       on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token,
+                                       on_times=lambda times: self.times.emit(list(times)))
         if cached:
             self.windows.emit(list(result.windows))
         self.progress.emit(result.frame_count)
@@ -147,16 +151,19 @@ class AnalysisRun(QObject):
         self.predictor = None
         self.windows: list[WindowResult] = []
         self.frame_count = request.frame_count or 0
+        self.frame_times: list[float] = []  # each decoded frame's timestamp (files)
         self.decoded = 0
         self.complete = False
         self.post = PostProcessing()
         self.live = LiveStats()
         self._runner = None
         self._result: AnalysisResult | None = None
+        self._timebase: tuple[int, Timebase] | None = None  # (times it was made from, it)
         self._worker = _Worker(request)
         self._worker.finished.connect(self.ended)
         self._worker.model_loaded.connect(self._on_model)
         self._worker.windows.connect(self._on_windows)
+        self._worker.times.connect(self._on_times)
         self._worker.progress.connect(self._on_progress)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self.errored)
@@ -187,6 +194,9 @@ class AnalysisRun(QObject):
         self._result = None
         self.changed.emit()
 
+    def _on_times(self, times: list) -> None:
+        self.frame_times.extend(times)
+
     def _on_progress(self, decoded: int) -> None:
         self.decoded = decoded
         self.progress.emit(decoded, self.request.frame_count or 0)
@@ -195,6 +205,8 @@ class AnalysisRun(QObject):
         if result is None:
             return
         self.frame_count = result.frame_count
+        if result.frame_times is not None:
+            self.frame_times = list(result.frame_times)
         if len(result.windows) != len(self.windows):  # from the cache, or batches that raced: take the whole
             self.windows = list(result.windows)
         self.complete = True
@@ -250,8 +262,20 @@ class AnalysisRun(QObject):
                 source=str(self.request.source or "live"), fps=self.request.fps,
                 frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
                 card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
-                model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post)
+                model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post,
+                frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None)
         return self._result
+
+    @property
+    def timebase(self) -> Timebase:
+        """Frame numbers to seconds for this run's source: the decoder's timestamps as far as
+        decoded (engine.timebase), then the nominal rate."""
+        result = self.result()
+        if result is not None and len(self.frame_times) >= result.frame_count:
+            return result.timebase
+        if self._timebase is None or self._timebase[0] != len(self.frame_times):
+            self._timebase = (len(self.frame_times), Timebase.from_times(self.request.fps, self.frame_times))
+        return self._timebase[1]
 
     @property
     def frame_offset(self) -> int:

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from ..engine.postprocess import PostProcessing
 from ..engine.sources import source_kind
+from ..engine.timebase import Timebase
 from .reader import ReaderThread, ShownFrame, SourceInfo
 from .settings import Settings
 
@@ -110,6 +111,19 @@ class Workspace(QObject):
         """Frames in the open file as far as known (the container's claim until its end is met)."""
         return max(1, self.info.frame_count or 1) if self.info is not None and not self.info.live else 0
 
+    @property
+    def timebase(self) -> Timebase:
+        """Frame numbers to seconds for the open source: the one mapping the time label, plots,
+        ethogram and exports share (the decoder's timestamps on a variable-rate file)."""
+        run = self.primary
+        if run is not None and not self.is_live:
+            return run.timebase
+        return Timebase(self.info.fps if self.info is not None and self.info.fps else 30.0)
+
+    def duration(self) -> float:
+        """The open file's length in seconds, as far as known."""
+        return self.timebase.time(self.frame_total)
+
     def fps_int(self) -> int:
         return max(1, int(round(self.info.fps))) if self.info else 25
 
@@ -161,7 +175,7 @@ class Workspace(QObject):
         run = self.primary
         if run is None or self.is_live or not run.decoded or not run.request.fps:
             return ""
-        return f"analysed to {format_time(run.decoded / run.request.fps)}"
+        return f"analysed to {format_time(run.timebase.time(run.decoded))}"
 
     def is_short_clip(self, run=None) -> bool:
         """A file with fewer frames than the model's window: its prediction is from a padded
@@ -318,7 +332,9 @@ class Workspace(QObject):
             self.reader.step(frames)
 
     def step_seconds(self, seconds: float) -> None:
-        self.step(int(round(seconds * self.fps_int())))
+        timebase = self.timebase
+        frames = timebase.frame(timebase.time(self.playhead) + seconds) - self.playhead
+        self.step(frames or int(np.sign(seconds)))  # within one long-held frame of a variable-rate file: the next
 
     def set_speed(self, speed: float) -> None:
         self.speed = speed
@@ -356,9 +372,16 @@ class Workspace(QObject):
         run.changed.connect(self.results_changed)
         run.progress.connect(lambda done, total, r=run: self.progress.emit(done, total) if r is self.primary else None)
         run.finished.connect(self.results_changed)
+        run.finished.connect(lambda r=run: self._run_finished(r))
         run.errored.connect(lambda message, r=run: self._run_error(r, message))
         self.runs.append(run)
         return run
+
+    def _run_finished(self, run) -> None:
+        # the analysis decoded the whole file: its frame count is the file's, whatever the header said
+        if run is self.primary and not self.is_live and self.info is not None and run.frame_count \
+                and run.frame_count != self.info.frame_count:
+            self._ended(run.frame_count)
 
     def _stop_runs(self) -> None:
         for run in self.runs:
