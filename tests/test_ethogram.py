@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 
 from vivit_desktop.ui.ethogram import NAN_COLOUR, Ethogram, format_time
-from vivit_desktop.ui.plots import LEADING, Timeline, class_means, curve_colour, leading_classes
+from vivit_desktop.ui.plots import LEADING, Timeline, class_colour, class_means, leading_classes
 
 SPAGHETTI = 5
 WESTERN = 9  # "Spaghetti Western": capitals
@@ -175,7 +175,7 @@ def test_picking_a_class_draws_its_curve_in_the_colour_of_its_name(ethogram, qtb
     np.testing.assert_array_equal(y[300:], probs[300:, SPAGHETTI])
     legend_names = [label.text for _, label in timeline.legend.items]
     assert legend_names[-1] == "eating spaghetti"
-    colour = curve_colour(len(default))
+    colour = class_colour(SPAGHETTI)
     assert curve.opts["pen"].color().getRgb()[:3] == colour
     box = pixel(ethogram.rows, 8, ethogram.row_height // 2)  # the pick box left of the name
     assert (box.red(), box.green(), box.blue()) == colour
@@ -320,3 +320,51 @@ def test_the_timeline_legend_stays_compact(qtbot):
         timeline.set_probs(probs, labels, [classes])
     timeline.set_probs(None, ())
     assert timeline.shown == [] and timeline.legend.items == []
+
+
+def test_a_class_keeps_its_colour_whatever_else_is_picked_and_for_another_model(ethogram, qtbot):
+    """The colour is the class's own (its index): not its place among the picks, which changed
+    with every pick and with another model's ranking of the same labels."""
+    probs, labels, frame_labels = make_data(classes=40, frames=2000)
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.set_extent(30.0, len(probs))
+
+    def drawn(data):  # what the window does at each refresh
+        timeline.set_probs(data, labels, ethogram.picked())
+        return {k: curve.opts["pen"].color().getRgb()[:3] for k, curve in zip(timeline.shown_classes, timeline.curves)}
+
+    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    first = drawn(probs)
+    assert ethogram.picked().index(7) == 0 and len(set(first.values())) == len(first)
+    colour = first[7]
+    other = probs.copy()  # another model with the same labels, ranking class 11 first
+    other[:, 11] = 0.9
+    ethogram.set_data(other, labels, frame_labels, fps=30.0)
+    assert ethogram.picked().index(7) == 1 and drawn(other)[7] == colour
+    ethogram.set_picked([3, 7])
+    assert drawn(other)[7] == colour
+    box = pixel(ethogram.rows, 8, row_y(ethogram, 7))  # its pick box: the colour of its curve
+    assert (box.red(), box.green(), box.blue()) == colour == class_colour(7)
+
+
+def test_the_playhead_marks_the_instant_the_plots_cursor_marks(ethogram, qtbot):
+    """Both at the shown frame's start, its timestamp (the time axis above, the time label); the
+    ethogram drew it half a frame later, in the middle of the frame's column."""
+    frames, fps = 50, 10.0  # a frame is several pixels wide: half a frame shows
+    ethogram.set_data(np.zeros((frames, 3), np.float32), ("a", "b", "c"), None, fps=fps)
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(800, 200)
+    timeline.set_extent(fps, frames)
+    ethogram.set_playhead(20)
+    timeline.set_playhead(20)
+    rect = ethogram.image_rect()
+    pixels_per_frame = rect.width() / frames
+    assert pixels_per_frame > 6
+    for widget, shift, y in ((ethogram.rows, 0, ethogram.row_height // 2), (ethogram.header, ethogram.names_width, 1)):
+        image = widget.grab().toImage()
+        white = [x for x in range(rect.left() - shift, image.width()) if image.pixelColor(x, y).lightness() > 230]
+        assert white, widget
+        seconds = (np.mean(white) + shift - rect.left()) / pixels_per_frame / fps  # as the time axis reads x
+        assert seconds == pytest.approx(timeline.cursor.value(), abs=1.5 / pixels_per_frame / fps)

@@ -78,6 +78,22 @@ def test_analyse_video_fills_the_cache_and_gives_it_back(tmp_path, predictor):
     assert not cached  # random weights are never cached
 
 
+def test_a_cached_result_without_spatial_maps_is_analysed_again_when_the_heatmap_needs_them(tmp_path, predictor):
+    from vivit_desktop.engine.cache import spatial_path
+
+    clip = make_clip(tmp_path / "a.avi", frames=40)
+    cache = ResultCache(tmp_path / "cache")
+    analyse_video(clip, predictor, "m" * 64, WindowSettings(hop=4), cache)
+    for npz in (tmp_path / "cache").rglob("*.npz"):
+        npz.unlink()  # as an entry cached before maps were kept
+    result, cached = analyse_video(clip, predictor, "m" * 64, WindowSettings(hop=4), cache)
+    assert cached and result.spatial_maps() is None  # the predictions alone are still served
+    result, cached = analyse_video(clip, predictor, "m" * 64, WindowSettings(hop=4), cache, need_spatial=True)
+    assert not cached and result.spatial_at(20) is not None
+    entries = list((tmp_path / "cache").rglob("*.json"))
+    assert entries and all(spatial_path(e).exists() for e in entries)  # stored again, with the maps
+
+
 def test_a_cancelled_analysis_stores_nothing_and_writes_nothing(tmp_path, predictor):
     from vivit_desktop.engine.analysis import Cancelled as AnalysisCancelled
 

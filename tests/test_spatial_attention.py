@@ -335,6 +335,11 @@ def test_heatmap_lies_over_the_region_the_model_saw():
     assert (image[:, :10] == 128).all() and (image[:, 50:] == 128).all()  # outside the crop: untouched
     assert image[35, 45].astype(int).sum() > 3 * 128 + 60  # hot corner: bright (inferno's top)
     assert image[35, 15].astype(int).sum() < 3 * 128 - 60  # cold corner: dark
+    # the region is outlined (white edged in black), so the uncovered sides read as not looked at
+    assert (image[20, 11] == 255).all() and (image[20, 10] == 0).all() and (image[20, 48] == 255).all()
+    full = np.full((40, 40, 3), 128, np.uint8)
+    draw_heatmap(full, hot, (0, 0, 40, 40), 0.7)  # the model saw the whole frame: no outline
+    assert not (full == 255).all(axis=2).any()
 
 
 def _frames(path):

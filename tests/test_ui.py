@@ -363,7 +363,7 @@ def test_int8_precision_and_the_models_default_hop(window, qtbot, clip):
     w.models_menu.aboutToShow.emit()  # what opening the Models menu does
     menus = {m.title(): m for m in w.models_menu.findChildren(QMenu)}
     assert "Int8 on the CPU (dynamic quantisation)" in [a.text() for a in menus["Precision"].actions()]
-    assert [a.text() for a in menus["Window hop"].actions()][0].startswith("The model's default")
+    assert [a.text() for a in menus["New prediction every"].actions()][0].startswith("As the model suggests")
     w.workspace.set_precision("int8")  # the runs restart with the model in int8
     run = _analysed(w, qtbot)
     assert run.predictor.precision_used == "int8" and run.predictor.device.type == "cpu"
@@ -387,3 +387,21 @@ def test_a_csv_export_asks_before_replacing_its_companion_files(window, qtbot, c
     assert all((tmp_path / n).read_text() == "mine\n" for n in ("r.csv", "r.windows.csv", "r.segments.csv"))
     monkeypatch.setattr(w, "ask", lambda question: True)
     assert len(w.export_predictions("csv", target)) == 3 and (tmp_path / "r.windows.csv").read_text() != "mine\n"
+
+
+def test_exporting_while_the_analysis_runs_asks_first_and_says_where_it_wrote(window, qtbot, tmp_path, monkeypatch):
+    w = window
+    long_clip = make_clip(tmp_path / "long.avi", frames=3000, size=(72, 96), fps=25.0)
+    w.open_path(long_clip)
+    qtbot.waitUntil(lambda: w.workspace.primary is not None and len(w.workspace.primary.windows) > 0, timeout=30000)
+    questions = []
+    monkeypatch.setattr(w, "ask", lambda question: questions.append(question) or False)
+    assert w.export_predictions("json", tmp_path / "part.json") == []  # declined: nothing written
+    assert "still running" in questions[0] and "Export what is done so far?" in questions[0]
+    assert not (tmp_path / "part.json").exists()
+    run = _analysed(w, qtbot, timeout=120000)
+    assert run.complete
+    questions.clear()
+    written = w.export_predictions("json", tmp_path / "whole.json")
+    assert not questions and written == w.exports.last_written == [tmp_path / "whole.json"]
+    assert str(tmp_path) in w.statusBar().currentMessage() and "whole.json" in w.statusBar().currentMessage()

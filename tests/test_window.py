@@ -89,6 +89,22 @@ def test_h_shows_where_the_model_looks_over_the_video(window, qtbot, clip):
     assert not w.transport.heatmap_box.isChecked() and w.video.grab_frame() == plain
 
 
+def test_the_heatmap_appears_when_the_map_arrives_after_the_frame(window, qtbot, tmp_path):
+    """A 3-frame clip has played to its end before its one window is analysed: with the heatmap
+    on, the frame on screen gets its map when the result arrives, not at the next seek."""
+    w = window
+    qtbot.keyClick(w, Qt.Key_H)
+    assert w.settings.heatmap
+    w.open_path(make_clip(tmp_path / "short.avi", frames=3, size=(72, 96), fps=25.0))
+    _analysed(w, qtbot)
+    qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
+    qtbot.waitUntil(lambda: w.workspace.spatial_at() is not None, timeout=5000)
+    w.refresh()
+    heat = w.video.grab_frame()
+    qtbot.keyClick(w, Qt.Key_H)
+    assert w.video.grab_frame() != heat  # what was on screen carried the map
+
+
 def test_full_screen_shows_the_video_alone_and_esc_brings_the_rest_back(window, qtbot):
     w = window
     assert w.predictions_dock.isVisible() and w.ethogram.isVisible() and w.tracks_box.isVisible()
@@ -233,3 +249,86 @@ def test_the_ethogram_filter_gives_the_keys_back(window, qtbot):
     assert box.text() == "" and not box.hasFocus()
     qtbot.keyClick(w, Qt.Key_H)
     assert w.transport.heatmap_box.isChecked()
+
+
+def _paused_at(w, qtbot, frame: int) -> None:
+    w.toggle_play() if w.workspace.playing else None
+    qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
+    w.seek(frame)
+    qtbot.waitUntil(lambda: w.workspace.playhead == frame, timeout=5000)
+
+
+def test_a_compared_model_has_its_cursor_at_once_and_the_views_say_which_model_they_show(window, qtbot, clip,
+                                                                                         models):  # noqa: F811
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    _paused_at(w, qtbot, 40)
+    w.refresh()
+    assert not w.ethogram.caption.isVisible() and w.predictions_dock.windowTitle() == "Predictions"
+    w.panel.threshold_box.setValue(0.5)
+    w.compare_with(str(models["fe"]))  # paused: no new frame moves the cursors
+    qtbot.waitUntil(lambda: len(w.workspace.runs) == 2 and w.workspace.runs[1].complete, timeout=30000)
+    w.refresh()
+    main, compared = w.tracks
+    for plot in (compared.timeline, compared.attention):
+        assert plot.cursor.value() == pytest.approx(40 / 25.0) == main.timeline.cursor.value()
+    assert compared.timeline.threshold.value() == pytest.approx(0.5) == main.timeline.threshold.value()
+    # the ethogram and the panel show the first model's results: they say so
+    assert w.ethogram.caption.isVisible() and "tiny-st" in w.ethogram.caption.text()
+    assert "tiny-st" in w.predictions_dock.windowTitle()
+    w.compare_with(None)
+    w.refresh()
+    assert not w.ethogram.caption.isVisible() and w.predictions_dock.windowTitle() == "Predictions"
+
+
+def test_compare_with_names_models_as_the_models_menu_does(window, qtbot):
+    w = window
+    w.models_menu.aboutToShow.emit()
+    compare = next(a.menu() for a in w.models_menu.actions() if a.text() == "Compare with")
+    family = next(a.menu() for a in w.models_menu.actions() if a.text() == "camera-motion")
+    listed = {a.text() for a in family.actions()}
+    names = [a.text() for a in compare.actions() if "camera-motion-fe" in a.text()]
+    assert len(names) == 1 and names[0].startswith("Model 2: factorised encoder — camera-motion-fe")
+    assert names[0] in listed
+
+
+def test_the_window_attention_names_each_frame_once_where_a_window_repeats_frames(window, qtbot, clip):
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    for frame in (0, 59):  # the windows there repeat the clip's first or last frame
+        _paused_at(w, qtbot, frame)
+        w.refresh()
+        frames = w.window_attention.frames
+        assert len(set(frames)) < len(frames)
+        ticks = w.window_attention.getPlotItem().getAxis("bottom")._tickLevels[0]  # (bar, label) as drawn
+        labels = [text for _, text in ticks]
+        assert len(labels) == len(set(labels)) and str(frame) in labels
+        assert all(frames[i] == int(text) for i, text in ticks)
+
+
+def _luminance(colour) -> float:
+    def linear(c):
+        c /= 255.0
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * linear(colour.red()) + 0.7152 * linear(colour.green()) + 0.0722 * linear(colour.blue())
+
+
+@pytest.mark.parametrize("p", [0.45, 0.75, 1.0])
+def test_the_ranking_figure_stays_readable_over_its_bar(window, qtbot, p):
+    """The style's bar was painted over the percentage above about 40%; the figure's pixels over
+    the bar must contrast with it (WCAG's 4.5:1 for text)."""
+    w = window
+    w.panel.set_ranking([("pan left", p), ("static", 1 - p)])
+    bar = w.panel.ranking.cellWidget(0, 1)
+    assert bar.text() == f"{p:.0%}"
+    image = bar.grab().toImage()
+    filled = int(image.width() * p) - 3  # the bar's columns, less its edge
+    middle = image.height() // 2
+    pixels = [image.pixelColor(x, y) for x in range(2, filled) for y in range(middle - 3, middle + 4)]
+    values = [_luminance(c) for c in pixels]
+    bar_colour = float(np.median(values))  # the bar: most of those pixels
+    text = max(values, key=lambda v: abs(v - bar_colour))  # the pixel that differs most: the figure's
+    contrast = (max(text, bar_colour) + 0.05) / (min(text, bar_colour) + 0.05)
+    assert contrast >= 4.5, contrast

@@ -34,11 +34,22 @@ def caption_text(card: ModelCard, timestamp: float, frame: int) -> str:
     return f"{name}  {timestamp:7.2f} s  frame {frame}"
 
 
+def _outline(region: np.ndarray, inset: int, width: int, value: int) -> None:
+    """Paint a rectangular frame `width` px wide, `inset` px inside the edges of `region`."""
+    h, w = region.shape[:2]
+    a, b = inset, inset + width
+    region[a:b, a:w - a] = value
+    region[h - b:h - a, a:w - a] = value
+    region[a:h - a, a:b] = value
+    region[a:h - a, w - b:w - a] = value
+
+
 def draw_heatmap(image: np.ndarray, spatial: np.ndarray, box: tuple[int, int, int, int], opacity: float,
                  colormap: int = HEATMAP_COLORMAP) -> np.ndarray:
     """Blend (in place) a spatial attention map (nh, nw) over the region `box` = (left, top,
     right, bottom) of an RGB frame, the region the model saw: scaled so its largest weight is
-    the colormap's top, bilinearly upsampled, alpha-blended at `opacity` (0..1)."""
+    the colormap's top, bilinearly upsampled, alpha-blended at `opacity` (0..1), and outlined
+    (the model sees only its centre crop: the outline says the rest was not looked at)."""
     left, top, right, bottom = box
     if opacity <= 0 or right <= left or bottom <= top:
         return image
@@ -51,6 +62,11 @@ def draw_heatmap(image: np.ndarray, spatial: np.ndarray, box: tuple[int, int, in
     region = image[top:bottom, left:right]
     a = min(float(opacity), 1.0)
     region[:] = cv2.addWeighted(region, 1.0 - a, colours, a, 0.0)
+    if (right - left, bottom - top) != image.shape[1::-1]:
+        # a white line edged in black (seen on any picture), inside the region: nothing outside is drawn on
+        line = max(1, round(min(image.shape[:2]) / 240))
+        _outline(region, 0, line + 2, 0)
+        _outline(region, 1, line, 255)
     return image
 
 

@@ -70,7 +70,8 @@ def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSetti
                   cache: ResultCache | None = None, *, use_cache: bool = True, progress: Progress = no_progress,
                   on_windows: Callable[[list], None] | None = None,
                   cancel: CancelToken | None = None,
-                  on_times: Callable[[list[float]], None] | None = None) -> tuple[AnalysisResult, bool]:
+                  on_times: Callable[[list[float]], None] | None = None,
+                  need_spatial: bool = False) -> tuple[AnalysisResult, bool]:
     """(the analysis of one video file, whether it came from the cache). With `use_cache` the
     sidecar cache is read first, under the video's and the model's SHA-256, the hop and the
     precision; otherwise the model runs (`on_windows(batch)` as batches finish, after `on_times` with the timestamps of
@@ -85,8 +86,8 @@ def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSetti
     video_hash = sha256_file(video) if video.is_file() else ""
     result = cache.load(video_hash, model_hash, predictor.card, settings.hop,
                         getattr(predictor, "precision_used", "float32")) if use_cache else None
-    if result is not None:
-        return result, True
+    if result is not None and not (need_spatial and result.spatial_maps() is None):
+        return result, True  # (a result cached before spatial maps were kept is analysed again when they are needed)
     with open_source(video) as source:
         result = progress("analysis", video.name, source.claimed_frame_count,
                           lambda tick: analyze_source(source, predictor, settings, tick, on_windows, cancel,
@@ -115,7 +116,8 @@ def run_job(job: AnalysisJob, predictor, model_hash: str, cache: ResultCache | N
             raise ValueError(f"{target} is the video being analysed; an output never replaces an input")
         check_writable(target, job.force)  # refuse before spending time on the analysis
     result, cached = analyse_video(video, predictor, model_hash, job.settings, cache, use_cache=job.use_cache,
-                                   progress=progress, cancel=cancel)
+                                   progress=progress, cancel=cancel,
+                                   need_spatial=job.annotated is not None and job.heatmap_opacity > 0)
     result.source = video.name  # the file analysed now, even if its content was analysed under another name
     result.post = job.post
     written: list[Path] = []

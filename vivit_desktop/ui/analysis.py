@@ -115,7 +115,8 @@ class _Worker(QThread):
                                        WindowSettings(hop=request.hop, batch_size=4), use_cache=request.use_cache,
                                        progress=lambda stage, description, total, work: work(tick),
                                        on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token,
-                                       on_times=lambda times: self.times.emit(list(times)))
+                                       on_times=lambda times: self.times.emit(list(times)),
+                                       need_spatial=True)  # the heatmap can be turned on at any time
         if cached:
             self.windows.emit(list(result.windows))
         self.progress.emit(result.frame_count)

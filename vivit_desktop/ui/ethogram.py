@@ -13,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QScrollArea, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QToolTip, QVBoxLayout, QWidget
 
-from .plots import class_means, curve_colour, leading_classes
+from .plots import class_colour, class_means, leading_classes
 from .workspace import format_time
 
 BASE_BINS = 4096  # time bins kept per class after set_data (more than any screen is wide)
@@ -84,12 +84,13 @@ class Ethogram(QWidget):
           timeline's own default) when the labels change, and follow that default on every
           call until the user picks something.
       set_playhead(frame), set_current(class_index | None): the class on screen, always picked.
-      picked() -> list[int]: the classes to draw as curves, in curve-colour order: the picks in
-          the order made, then the current class if not among them. Pass it unchanged to
-          `Timeline.set_probs(probs, labels, classes=ethogram.picked())`: the i-th class's curve
-          gets `curve_colour(i)`, the colour its name has here.
+      picked() -> list[int]: the classes to draw as curves: the picks in the order made, then
+          the current class if not among them. Pass it unchanged to
+          `Timeline.set_probs(probs, labels, classes=ethogram.picked())`: class k's curve gets
+          `class_colour(k)`, the colour its name has here.
       set_picked(classes): replace the picks (as if the user made them).
       shown_classes() -> list[int]: the rows after sorting and filtering, top to bottom.
+      set_caption(text): a line naming the model shown ("" hides it: one model, nothing to tell apart).
     Signals: seek_requested(int frame), picked_changed(list[int]) (whenever picked() changes)."""
 
     seek_requested = Signal(int)
@@ -138,6 +139,10 @@ class Ethogram(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
+        self.caption = QLabel("")  # the model shown, while another is compared (set_caption)
+        self.caption.setStyleSheet("color: #bbb; padding-left: 4px;")  # as the plots' captions
+        self.caption.hide()
+        layout.addWidget(self.caption)
         layout.addLayout(top)
         layout.addWidget(self.scroll, 1)
         metrics = QFontMetrics(self.rows.font())
@@ -200,6 +205,12 @@ class Ethogram(QWidget):
         self._layout_names()
         self._apply_filter(self.filter_box.text())
         self._emit_picked()
+
+    def set_caption(self, text: str) -> None:
+        """A line over the rows naming the model shown ("" hides it)."""
+        if text != self.caption.text():
+            self.caption.setText(text)
+            self.caption.setVisible(bool(text))
 
     def _layout_names(self) -> None:
         self.names_width = int(max(90, min(self._names_natural, NAMES_MAX, 0.4 * max(self.width(), 1))))
@@ -268,6 +279,13 @@ class Ethogram(QWidget):
         rect = self.image_rect()
         return rect.left() + (frame - self.offset + 0.5) * rect.width() / max(self.frames, 1)
 
+    def x_of_playhead(self, frame: int) -> float:
+        """Where the playhead is drawn with `frame` on screen: the frame's start (the left edge of
+        its column), the instant of its timestamp frame / fps, as the time axis above reads and
+        as the plots' cursor marks it (`_TimePlot.set_playhead`), not the column's middle."""
+        rect = self.image_rect()
+        return rect.left() + (frame - self.offset) * rect.width() / max(self.frames, 1)
+
     def frame_at(self, x: float) -> int:
         """The video frame under x (rows/header coordinates), clamped to the data."""
         rect = self.image_rect()
@@ -277,9 +295,9 @@ class Ethogram(QWidget):
     def set_playhead(self, frame: int) -> None:
         if frame == self.playhead:
             return
-        old = self.x_of_frame(self.playhead)
+        old = self.x_of_playhead(self.playhead)
         self.playhead = int(frame)
-        new = self.x_of_frame(self.playhead)
+        new = self.x_of_playhead(self.playhead)
         for widget, shift in ((self.rows, 0), (self.header, self.names_width)):
             for x in (old, new):  # repaint the two strips, not the whole image
                 widget.update(QRect(int(x - shift) - 6, 0, 13, widget.height()))
@@ -424,7 +442,7 @@ class _Rows(QWidget):
                 painter.fillRect(QRect(0, top, e.names_width, rh), QColor(70, 70, 90))
             box = QRect(4, top + (rh - CHECK) // 2, CHECK, CHECK)
             if k in picked:
-                colour = QColor(*curve_colour(picked.index(k)))
+                colour = QColor(*class_colour(k))
                 painter.fillRect(box, colour)
                 painter.setPen(colour)
             else:
@@ -447,7 +465,7 @@ class _Rows(QWidget):
                         painter.drawRect(QRectF(x0, top + 1, max((stop - start) * scale - 1, 1), rh - 4))
         if e.frames:
             painter.setPen(QPen(PLAYHEAD_PEN, 1.5))
-            x = e.x_of_frame(e.playhead)
+            x = e.x_of_playhead(e.playhead)
             painter.drawLine(QPoint(int(x), exposed.top()), QPoint(int(x), exposed.bottom()))
         painter.end()
 
@@ -516,7 +534,7 @@ class _TimeHeader(QWidget):
             if x + metrics.horizontalAdvance(text) + 3 < self.width():
                 painter.drawText(int(x) + 3, self.height() - 5, text)
             t += step
-        x = e.x_of_frame(e.playhead) - origin
+        x = e.x_of_playhead(e.playhead) - origin
         painter.setPen(QPen(PLAYHEAD_PEN, 1.5))
         painter.drawLine(QPoint(int(x), 0), QPoint(int(x), self.height()))
         painter.end()

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtWidgets import QFileDialog, QProgressDialog, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QThread, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QVBoxLayout, QWidget
+
+from .workspace import format_time
 
 PLOT_SIZE = (1600, 900)  # the exported PNG, whatever the window's size
 
@@ -60,17 +63,33 @@ class Exports:
     def __init__(self, window) -> None:
         self.window = window
         self.thread: ExportThread | None = None
+        self.last_written: list[Path] = []  # what the last export wrote
 
     @property
     def workspace(self):
         return self.window.workspace
 
     def _result_or_warn(self):
-        run = self.workspace.primary
+        """The primary run's result to export, or None (nothing yet, or the user would rather
+        wait for an analysis still running than export part of the video)."""
+        ws = self.workspace
+        run = ws.primary
         result = run.result() if run is not None else None
         if result is None:
             self.window.error("Nothing to export", "No predictions yet: open a video and let the analysis run.")
+        elif not run.complete and not ws.is_live and not self.window.ask(
+                f"The analysis is still running ({ws.analysed_to() or 'just started'} of "
+                f"{format_time(ws.duration())}): frames after that have no predictions yet. "
+                "Export what is done so far?"):
+            return None
         return result
+
+    def _wrote(self, paths: list[Path]) -> None:
+        """Say what was written and where (the status bar, 15 s)."""
+        self.last_written = list(paths)
+        if paths:
+            names = ", ".join(p.name for p in paths)
+            self.window.statusBar().showMessage(f"Wrote {names} in {paths[0].parent}", 15000)
 
     def _suggestion(self, suffix: str) -> str:
         """The last export folder, else the video's; the video's name."""
@@ -106,7 +125,7 @@ class Exports:
         except (OSError, ValueError) as e:
             self.window.error("Export failed", str(e))
             return []
-        self.window.statusBar().showMessage("Wrote " + ", ".join(p.name for p in written), 8000)
+        self._wrote(written)
         return written
 
     def plots_dialog(self) -> None:
@@ -155,7 +174,7 @@ class Exports:
         except OSError as e:
             self.window.error("Export failed", str(e))
             return None
-        self.window.statusBar().showMessage(f"Wrote {path.name}", 8000)
+        self._wrote([path])
         return path
 
     def annotated_dialog(self) -> None:
@@ -183,7 +202,7 @@ class Exports:
         dialog.setMinimumDuration(300)
         thread.progressed.connect(dialog.setValue)
         thread.failed.connect(lambda message: self.window.error("Export failed", message))
-        thread.written.connect(lambda p: self.window.statusBar().showMessage(f"Wrote {p}", 8000))
+        thread.written.connect(self._annotated_written)
         thread.finished.connect(dialog.close)
         dialog.canceled.connect(thread.cancel)
         self.thread = thread
@@ -191,6 +210,20 @@ class Exports:
         if wait:
             thread.wait()
         return thread
+
+    def _annotated_written(self, path) -> None:
+        """A long export has finished, perhaps while the user was away: say so in a dialog that
+        can open its folder, as well as in the status bar."""
+        path = Path(path)
+        self._wrote([path])
+        if not self.window.show_dialogs:
+            return
+        box = QMessageBox(QMessageBox.Information, "Export finished", f"The annotated video is written:\n{path}",
+                          QMessageBox.Ok, self.window)
+        show = box.addButton("Show in folder", QMessageBox.ActionRole)
+        box.exec()
+        if box.clickedButton() is show:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
 
     @property
     def running(self) -> bool:

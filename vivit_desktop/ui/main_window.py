@@ -10,6 +10,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMessageBox, QSplitter,
@@ -61,6 +62,8 @@ class MainWindow(QMainWindow):
         self.exports = Exports(self)
         self.model_dialogs = ModelDialogs(self)  # Get models…, Import checkpoint…, the card
         self.last_error = ""
+        self.last_question = ""
+        self._heatmap_drawn = None  # the spatial map over the frame on screen  # the last yes/no question asked (dialogs off: answered yes)
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
         self._plots_at = 0.0  # when the plots were last redrawn
@@ -138,6 +141,9 @@ class MainWindow(QMainWindow):
         tracks.timeline.seek_requested.connect(self.seek)
         tracks.attention.seek_requested.connect(self.seek)
         tracks.timeline.threshold_dragged.connect(lambda value: self.panel.set_threshold(value))
+        # a compared model's plots: its cursor and threshold there from the start, not at the next frame or change
+        tracks.set_playhead(self.workspace.playhead)
+        tracks.timeline.set_threshold(self.workspace.post.threshold)
         self.tracks.append(tracks)
         self.tracks_layout.addWidget(tracks)
         return tracks
@@ -392,8 +398,7 @@ class MainWindow(QMainWindow):
         self.video.set_frame(image)
         info = ws.info
         if info is not None and not info.live:
-            total = max(self.transport.slider.maximum() + 1, ws.frame_total)
-            self.transport.set_position(frame.index, frame.time, total / info.fps)
+            self.transport.set_position(frame.index, frame.time, ws.duration())
         else:
             self.transport.set_position(frame.index, frame.time, None)
         for tracks in self.tracks:
@@ -406,6 +411,7 @@ class MainWindow(QMainWindow):
         drawing), or the frame as it is when there is no map yet."""
         run = self.workspace.primary
         spatial = self.workspace.spatial_at()
+        self._heatmap_drawn = spatial
         if spatial is None or run is None or run.card is None:
             return image
         from ..engine.annotate import draw_heatmap
@@ -451,6 +457,12 @@ class MainWindow(QMainWindow):
             self._show_prediction()  # the age of a live prediction changes with no new frame
         self.panel.set_model_text(f"Model: {ws.primary.name}" if ws.primary is not None and ws.primary.card else
                                   "Model: loading…" if ws.primary is not None else "Model: —")
+        # comparing: the ethogram and the panel show the first model only, and say which
+        shown = ws.primary.name if len(ws.runs) > 1 else ""
+        self.ethogram.set_caption(f"Ethogram — {shown}" if shown else "")
+        title = f"Predictions — {shown}" if shown else "Predictions"
+        if self.predictions_dock.windowTitle() != title:
+            self.predictions_dock.setWindowTitle(title)
         if not self._dirty:
             return
         now = time.perf_counter()
@@ -470,7 +482,14 @@ class MainWindow(QMainWindow):
             self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
                                    run.request.fps, offset=run.frame_offset)
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
+        if self.settings.heatmap and not ws.is_live and not self._heatmap_current():
+            self._redraw_frame()  # the frame on screen (paused, or a short clip's last) got its map
         self._show_prediction()
+
+    def _heatmap_current(self) -> bool:
+        """Whether the heatmap drawn over the frame on screen is the map for it now."""
+        now, drawn = self.workspace.spatial_at(), self._heatmap_drawn
+        return (now is None) == (drawn is None) and (now is None or np.array_equal(now, drawn))
 
     # -- messages ----------------------------------------------------------------------------------
     def message_box(self, title: str, html: str, details: str = "") -> None:
@@ -490,6 +509,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, message)
 
     def ask(self, question: str) -> bool:
+        self.last_question = question
         if not self.show_dialogs:
             return True
         return QMessageBox.question(self, APP, question) == QMessageBox.Yes

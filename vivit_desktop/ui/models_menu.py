@@ -34,6 +34,19 @@ def groups(entries) -> dict[str, list]:
     return {family: sorted(members, key=_order) for family, members in out.items()}
 
 
+def model_title(entry) -> str:
+    """How the menus name a model: its variant, its name and how accurate it is ("Model 2:
+    factorised encoder — camera-motion-fe (held-out 81%)"); Compare with lists the same."""
+    from ..model.config import VARIANT_TITLES
+
+    evaluation = entry.card.evaluation or {}
+    accuracy, published = evaluation.get("heldout_accuracy"), evaluation.get("published_top1")
+    figure = (f" (held-out {accuracy:.0%})" if accuracy is not None else
+              f" (top-1 {published:g}%, published)" if published is not None else "")
+    title = VARIANT_TITLES.get(entry.card.variant, entry.card.variant)
+    return f"{title} — {entry.name}{figure}"
+
+
 class ModelsMenu:
     """Fills `menu` when it is about to show. `window` answers `workspace` and `model_dialogs`."""
 
@@ -60,7 +73,6 @@ class ModelsMenu:
                            or "Loading the engine…").setEnabled(False)
             return
         from ..engine.predictor import device_available
-        from ..model.config import VARIANT_TITLES
 
         entries = [e for e in catalog.checkpoints() if e.usable]
         current = self.current_entry(entries)
@@ -69,12 +81,7 @@ class ModelsMenu:
         group = QActionGroup(menu)
 
         def model_action(target: QMenu, entry):
-            evaluation = entry.card.evaluation or {}
-            accuracy, published = evaluation.get("heldout_accuracy"), evaluation.get("published_top1")
-            figure = (f" (held-out {accuracy:.0%})" if accuracy is not None else
-                      f" (top-1 {published:g}%, published)" if published is not None else "")
-            title = VARIANT_TITLES.get(entry.card.variant, entry.card.variant)
-            action = target.addAction(f"{title} — {entry.name}{figure}")
+            action = target.addAction(model_title(entry))
             action.setCheckable(True)
             action.setChecked(entry is current)
             action.setToolTip(str(entry.path))
@@ -97,7 +104,7 @@ class ModelsMenu:
         for entry in entries:
             if entry is current:
                 continue  # comparing a model with itself draws the same tracks twice
-            action = compare.addAction(entry.name + ("" if entry.shipped else " (yours)"))
+            action = compare.addAction(model_title(entry) + ("" if entry.shipped else " (yours)"))
             action.triggered.connect(lambda checked=False, p=str(entry.path): workspace.compare_with(p))
         compare.addSeparator()
         stop = compare.addAction("Stop comparing")
@@ -112,8 +119,12 @@ class ModelsMenu:
         for title, values, current_value, setter in (
                 ("Device", DEVICES, settings.device, workspace.set_device),
                 ("Precision", PRECISIONS, settings.precision, workspace.set_precision),
-                ("Window hop", [(0, "The model's default (8; ViViT-B and up: 4 for Model 2, else 16)")]
-                 + [(h, f"every {h} frames") for h in HOPS], settings.hop, workspace.set_hop)):
+                # how often a new window (a new prediction) starts: fewer frames, finer and slower
+                ("New prediction every", [(0, "As the model suggests (8 frames for the small models, 4–16 for "
+                                              "ViViT-B and up)")]
+                 + [(h, f"{h} frames" + (" (finest, slowest)" if h == HOPS[0] else " (coarsest, fastest)"
+                                         if h == HOPS[-1] else "")) for h in HOPS],
+                 settings.hop, workspace.set_hop)):
             sub = menu.addMenu(title)
             sub_group = QActionGroup(sub)
             for value, text in values:

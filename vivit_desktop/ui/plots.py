@@ -7,23 +7,29 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 # no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
 pg.setConfigOptions(antialias=False, background=(24, 24, 28), foreground=(210, 210, 215))
 
-# curve colours, by the curve's position in the list of classes drawn (the ethogram colours a
-# picked class's name the same way, so the name and its curve match)
+# class colours, by the class's index in the model's labels: the first len(PALETTE) classes take
+# these; the ethogram colours a picked class's name the same way, so the name and its curve match
 PALETTE = [(80, 170, 255), (255, 150, 60), (120, 220, 120), (235, 90, 120), (190, 140, 255), (240, 220, 90),
            (90, 215, 215), (255, 130, 210), (175, 215, 75), (200, 200, 200)]
 LEADING = 4  # classes drawn on the timeline by default: the video's most probable
 LEGEND_CHARS = 24  # longer class names are elided in the middle in the legend (the ethogram shows them whole)
 
 
-def curve_colour(position: int) -> tuple[int, int, int]:
-    """The colour of the curve drawn `position`-th (wraps round after len(PALETTE))."""
-    return PALETTE[position % len(PALETTE)]
+def class_colour(class_index: int) -> tuple[int, int, int]:
+    """The colour of a class (its index in the model's labels), wherever it is drawn: the same
+    whatever else is picked, in whatever order, and for every model with the same labels. Past
+    PALETTE, hues a golden ratio of the circle apart: neighbours differ, and no two classes of
+    a few hundred share a colour exactly."""
+    if class_index < len(PALETTE):
+        return PALETTE[class_index]
+    colour = QColor.fromHsvF((class_index * 0.6180339887) % 1.0, 0.55, 1.0)
+    return colour.red(), colour.green(), colour.blue()
 
 
 def class_means(probs: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -91,6 +97,7 @@ class _TimePlot(pg.PlotWidget):
         self.fps = 30.0
         self.frames = 0
         self.offset = 0  # live: the first frame the data covers
+        self.playhead = 0  # the frame the cursor marks
         item = self.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -118,10 +125,13 @@ class _TimePlot(pg.PlotWidget):
         self.fps, self.frames, self.offset = fps, frames, offset
         end = max((offset + frames) / fps, 1.0 / fps)
         self.getPlotItem().setXRange(offset / fps, end, padding=0.01)
+        self.cursor.setValue(self.playhead / fps)  # in seconds: placed again at the new fps
 
     def set_playhead(self, frame: int) -> None:
         """Moves the cursor only when it moves by a pixel or more: over a long video most frames
-        do not, and each move repaints the plot."""
+        do not, and each move repaints the plot. The cursor marks the frame's start, its
+        timestamp frame / fps (the ethogram's playhead marks the same instant)."""
+        self.playhead = frame
         seconds = frame / self.fps
         span = max(self.frames / self.fps, 1e-6)
         if abs(seconds - self.cursor.value()) * self.width() / span >= 1.0:
@@ -139,8 +149,8 @@ class Timeline(_TimePlot):
     """Probability per frame of some classes, the threshold line (drag it to change the
     threshold) and a bracket over the frames that fed the shown prediction.
 
-    `set_probs(probs, labels, classes)` draws exactly `classes` (class indices, in that order; the
-    i-th gets `curve_colour(i)`, as the ethogram colours its i-th picked class), or with
+    `set_probs(probs, labels, classes)` draws exactly `classes` (class indices, in that order; class
+    k's curve gets `class_colour(k)`, as the ethogram colours its name), or with
     classes=None the LEADING classes of highest mean probability. The legend sits in the top
     right corner on a translucent background, its names elided to LEGEND_CHARS, in as many
     columns as fit in about half the plot's width, at most LEGEND_ENTRIES entries, so it takes a
@@ -194,7 +204,7 @@ class Timeline(_TimePlot):
 
     def set_probs(self, probs: np.ndarray | None, labels: tuple[str, ...], classes=None) -> None:
         """(frames, classes) smoothed probabilities, NaN where no window covers yet. `classes`:
-        the class indices to draw, in order (their colours follow the order); None draws the
+        the class indices to draw, in order (each in its class's colour); None draws the
         LEADING classes of highest mean probability."""
         self._probs, self._labels = probs, labels
         if probs is None or not len(probs):
@@ -210,8 +220,8 @@ class Timeline(_TimePlot):
         while len(self.curves) < len(drawn):
             self.curves.append(item.plot([], []))  # named in the legend below
         x = (np.arange(len(probs)) + self.offset) / self.fps if drawn else None
-        for i, (curve, k) in enumerate(zip(self.curves, drawn)):
-            curve.setPen(pg.mkPen(curve_colour(i), width=1.5))
+        for curve, k in zip(self.curves, drawn):
+            curve.setPen(pg.mkPen(class_colour(k), width=1.5))
             curve.setData(x, probs[:, k], connect="finite")  # NaN (not analysed): a gap, not zero
         for curve in self.curves[len(drawn):]:
             curve.setData([], [])
@@ -299,6 +309,18 @@ class AttentionTrack(_TimePlot):
         self.curve.setData((np.arange(len(values)) + self.offset) / self.fps, values, connect="finite")
 
 
+def window_ticks(frames, most: int = 8) -> list[tuple[int, str]]:
+    """The bar axis's labels: each frame number once, under the first bar of its run (near the
+    clip's start or end a window repeats a frame: "0 0 0 0 2" read as five frames), at most
+    about `most`, at least len(frames) // most bars apart."""
+    step = max(1, len(frames) // most)
+    ticks: list[tuple[int, str]] = []
+    for i, frame in enumerate(frames):
+        if (i == 0 or frame != frames[i - 1]) and (not ticks or i - ticks[-1][0] >= step):
+            ticks.append((i, str(frame)))
+    return ticks
+
+
 class WindowAttention(pg.PlotWidget):
     """The shown window's attention per input frame, one bar per sampled frame, labelled with
     the source frame number; the bar of the frame on screen is highlighted."""
@@ -329,7 +351,9 @@ class WindowAttention(pg.PlotWidget):
     def describe(self, x: float) -> str:
         i = int(round(x))
         if 0 <= i < len(self.frames):
-            return f"frame {self.frames[i]}: attention {self.values[i]:.3f}"
+            repeated = self.frames.count(self.frames[i]) > 1
+            return f"frame {self.frames[i]}: attention {self.values[i]:.3f}" + (
+                " (repeated: the window pads past the clip's start or end)" if repeated else "")
         return ""
 
     def set_window(self, frames: tuple[int, ...] | None, values: np.ndarray | None, playhead: int) -> None:
@@ -343,9 +367,7 @@ class WindowAttention(pg.PlotWidget):
         if tuple(frames) != self.frames or not np.array_equal(values, self.values):
             self.frames, self.values = tuple(frames), values
             self.bars.setOpts(x=x, height=values)
-            axis = self.getPlotItem().getAxis("bottom")
-            step = max(1, len(frames) // 8)
-            axis.setTicks([[(i, str(frames[i])) for i in range(0, len(frames), step)]])
+            self.getPlotItem().getAxis("bottom").setTicks([window_ticks(frames)])
             self.getPlotItem().setYRange(0, max(float(values.max()) * 1.15, 1e-3), padding=0)
             self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
         nearest = int(np.argmin(np.abs(np.asarray(frames) - playhead)))
@@ -375,6 +397,7 @@ class RunTracks(QWidget):
     def set_extent(self, fps: float, frames: int, offset: int = 0) -> None:
         self.timeline.set_extent(fps, frames, offset)
         self.attention.fps, self.attention.frames, self.attention.offset = fps, frames, offset
+        self.attention.cursor.setValue(self.attention.playhead / fps)
 
     def set_playhead(self, frame: int) -> None:
         self.timeline.set_playhead(frame)
