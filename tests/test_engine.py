@@ -37,6 +37,16 @@ def make_clip(path: Path, frames: int = 30, size=(48, 64), fourcc: str = "MJPG",
     return path
 
 
+def make_vfr_clip(path: Path) -> Path:
+    """30 frames: 10 of them 0.1 s apart, then 20 a second apart (the last at 20 s); the
+    container says 10 fps (as a file whose header lies, or a phone's recording, has). Needs ffmpeg."""
+    # the game of life: every frame differs from the one before, so a frame held is told apart
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "life=size=96x72:rate=10:ratio=0.5:mold=0",
+                    "-frames:v", "30", "-vf", "setpts='if(lt(N,10),N/10/TB,(1+(N-10))/TB)'", "-fps_mode", "passthrough", "-c:v", "ffv1",
+                    str(path)], check=True)
+    return path
+
+
 # -- sources ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mp4", "mp4v"), (".avi", "XVID")])

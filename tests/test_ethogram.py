@@ -70,7 +70,7 @@ def row_y(e: Ethogram, class_index: int) -> int:
 
 def test_600_classes_20k_frames_set_and_render(ethogram, qtbot):
     probs, labels, frame_labels = make_data()
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     ethogram.set_playhead(5000)
     for size in ((1000, 300), (800, 200)):
         ethogram.resize(*size)
@@ -91,7 +91,7 @@ def test_600_classes_20k_frames_set_and_render(ethogram, qtbot):
 
 def test_rows_are_sorted_by_coverage_then_mean(ethogram, qtbot):
     probs, labels, frame_labels = make_data()
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     order = ethogram.shown_classes()
     assert order[:3] == [7, 3, 11]  # 60% labelled, 20%, then the highest mean of the unlabelled
     assert ethogram.coverage[7] == pytest.approx(0.6, abs=1e-3)
@@ -105,7 +105,7 @@ def test_rows_are_sorted_by_coverage_then_mean(ethogram, qtbot):
 
 def test_the_filter_box_hides_rows_that_do_not_match(ethogram, qtbot):
     probs, labels, frame_labels = make_data()
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     qtbot.keyClicks(ethogram.filter_box, "spag")  # case-insensitive substring
     assert sorted(ethogram.shown_classes()) == [SPAGHETTI, WESTERN]
     assert ethogram.rows.height() == 2 * ethogram.row_height
@@ -126,7 +126,7 @@ def test_the_filter_box_hides_rows_that_do_not_match(ethogram, qtbot):
 @pytest.mark.parametrize("frame", [0, 777, 12345, 19999])
 def test_clicking_the_image_seeks_to_the_frame_under_the_mouse(ethogram, qtbot, frame):
     probs, labels, frame_labels = make_data()
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     frames_per_pixel = 20000 / ethogram.image_rect().width()
     x = int(ethogram.x_of_frame(frame))
     with qtbot.waitSignal(ethogram.seek_requested, timeout=1000) as blocker:
@@ -140,7 +140,7 @@ def test_clicking_the_image_seeks_to_the_frame_under_the_mouse(ethogram, qtbot, 
 
 def test_seeks_add_the_offset_of_live_data(ethogram, qtbot):
     probs, labels, frame_labels = make_data(classes=20, frames=3000)
-    ethogram.set_data(probs, labels, frame_labels, fps=25.0, offset=10000)
+    ethogram.set_data(probs, labels, frame_labels, timebase=25.0, offset=10000)
     x = int(ethogram.x_of_frame(11500))
     with qtbot.waitSignal(ethogram.seek_requested, timeout=1000) as blocker:
         qtbot.mouseClick(ethogram.rows, Qt.LeftButton, pos=QPoint(x, 4))
@@ -154,7 +154,7 @@ def test_picking_a_class_draws_its_curve_in_the_colour_of_its_name(ethogram, qtb
     timeline.resize(800, 200)
     timeline.set_extent(30.0, len(probs))
     ethogram.picked_changed.connect(lambda classes: timeline.set_probs(probs, labels, classes))
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     default = leading_classes(class_means(probs))
     assert ethogram.picked() == default and len(default) == LEADING
     assert timeline.shown_classes == default  # the same rule as the timeline's own default
@@ -194,7 +194,7 @@ def test_the_class_on_screen_is_always_drawn(ethogram, qtbot):
     qtbot.addWidget(timeline)
     timeline.set_extent(30.0, len(probs))
     ethogram.picked_changed.connect(lambda classes: timeline.set_probs(probs, labels, classes))
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     with qtbot.waitSignal(ethogram.picked_changed, timeout=1000):
         ethogram.set_current(250)
     assert ethogram.picked()[-1] == 250 and 250 in timeline.shown_classes
@@ -209,9 +209,9 @@ def test_the_class_on_screen_is_always_drawn(ethogram, qtbot):
     assert timeline.shown_classes == []
     # user picks survive new data of the same model; a new model's labels reset them
     ethogram.set_picked([3])
-    ethogram.set_data(probs * 0.5, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs * 0.5, labels, frame_labels, timebase=30.0)
     assert ethogram.picked() == [3]
-    ethogram.set_data(probs[:, :300], labels[:300], frame_labels, fps=30.0)
+    ethogram.set_data(probs[:, :300], labels[:300], frame_labels, timebase=30.0)
     assert ethogram.picked() == leading_classes(class_means(probs[:, :300]))
 
 
@@ -220,7 +220,7 @@ def test_frames_not_analysed_are_grey_not_zero(ethogram, qtbot):
     probs = np.zeros((frames, classes), np.float32)
     probs[:1000] = np.nan  # not analysed yet
     labels = tuple(f"c{i}" for i in range(classes))
-    ethogram.set_data(probs, labels, np.full(frames, -1), fps=30.0)
+    ethogram.set_data(probs, labels, np.full(frames, -1), timebase=30.0)
     y = ethogram.row_height // 2
     unanalysed = pixel(ethogram.rows, ethogram.x_of_frame(400), y)
     zero = pixel(ethogram.rows, ethogram.x_of_frame(1500), y)
@@ -242,7 +242,7 @@ def test_a_three_frame_event_in_30_minutes_stays_visible(ethogram):
     probs = np.zeros((frames, classes), np.float32)
     probs[31000:31003, 9] = 0.95
     labels = tuple(f"c{i}" for i in range(classes))
-    ethogram.set_data(probs, labels, np.full(frames, -1), fps=30.0)
+    ethogram.set_data(probs, labels, np.full(frames, -1), timebase=30.0)
     y = row_y(ethogram, 9)
     assert pixel(ethogram.rows, ethogram.x_of_frame(31001), y).lightness() > 150
     assert pixel(ethogram.rows, ethogram.x_of_frame(20000), y).lightness() < 20
@@ -250,7 +250,7 @@ def test_a_three_frame_event_in_30_minutes_stays_visible(ethogram):
 
 def test_hover_names_class_time_and_probability(ethogram, qtbot):
     probs, labels, frame_labels = make_data(classes=30, frames=3000)
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     y = row_y(ethogram, 7)
     text = hover(qtbot, ethogram, ethogram.x_of_frame(1500), y)
     frame = int(re.search(r"\(frame (\d+)\)", text).group(1))
@@ -267,7 +267,7 @@ def test_labelled_frames_are_outlined_and_multi_head_labels_count(ethogram):
     per_head = np.full((frames, 2), -1)
     per_head[100:600, 0] = 1
     per_head[100:400, 1] = 4
-    ethogram.set_data(probs, labels, per_head, fps=30.0)
+    ethogram.set_data(probs, labels, per_head, timebase=30.0)
     assert ethogram.shown_classes()[:2] == [1, 4]
     assert ethogram.coverage[1] == pytest.approx(0.5) and ethogram.coverage[4] == pytest.approx(0.3)
     # the outline: white at the top edge of the row inside the labelled stretch, not outside it
@@ -334,13 +334,13 @@ def test_a_class_keeps_its_colour_whatever_else_is_picked_and_for_another_model(
         timeline.set_probs(data, labels, ethogram.picked())
         return {k: curve.opts["pen"].color().getRgb()[:3] for k, curve in zip(timeline.shown_classes, timeline.curves)}
 
-    ethogram.set_data(probs, labels, frame_labels, fps=30.0)
+    ethogram.set_data(probs, labels, frame_labels, timebase=30.0)
     first = drawn(probs)
     assert ethogram.picked().index(7) == 0 and len(set(first.values())) == len(first)
     colour = first[7]
     other = probs.copy()  # another model with the same labels, ranking class 11 first
     other[:, 11] = 0.9
-    ethogram.set_data(other, labels, frame_labels, fps=30.0)
+    ethogram.set_data(other, labels, frame_labels, timebase=30.0)
     assert ethogram.picked().index(7) == 1 and drawn(other)[7] == colour
     ethogram.set_picked([3, 7])
     assert drawn(other)[7] == colour
@@ -352,7 +352,7 @@ def test_the_playhead_marks_the_instant_the_plots_cursor_marks(ethogram, qtbot):
     """Both at the shown frame's start, its timestamp (the time axis above, the time label); the
     ethogram drew it half a frame later, in the middle of the frame's column."""
     frames, fps = 50, 10.0  # a frame is several pixels wide: half a frame shows
-    ethogram.set_data(np.zeros((frames, 3), np.float32), ("a", "b", "c"), None, fps=fps)
+    ethogram.set_data(np.zeros((frames, 3), np.float32), ("a", "b", "c"), None, timebase=fps)
     timeline = Timeline()
     qtbot.addWidget(timeline)
     timeline.resize(800, 200)

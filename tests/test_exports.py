@@ -16,7 +16,7 @@ from vivit_desktop.engine.predictor import Predictor
 from vivit_desktop.engine.sources import FileSource, ImageFolderSource
 from vivit_desktop.model import create_model, save_model
 
-from test_engine import make_clip
+from test_engine import make_clip, make_vfr_clip
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,27 @@ def test_annotated_video_has_every_frame_and_the_overlay(tmp_path, model):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "frames"]  # no temp file left
     with ImageFolderSource(frames_dir) as source, pytest.raises(FileExistsError):
         write_annotated(result, source, out)
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_the_annotated_video_of_a_variable_rate_file_keeps_its_timing(tmp_path, model):
+    """Frames held a second each are written for a second each: the annotated video lasts as
+    long as the original (20.1 s at its 10 fps), not 30 frames ÷ 10 fps = 3 s."""
+    video = make_vfr_clip(tmp_path / "vfr.mkv")
+    result = analyse(video, model)
+    assert result.duration == pytest.approx(20.1)
+    out = tmp_path / "annotated.mp4"
+    with FileSource(video) as source:
+        write_annotated(result, source, out)
+    with FileSource(out) as back:
+        frames = list(back.frames())
+    assert len(frames) == 201 and frames[-1].timestamp == pytest.approx(20.0, abs=0.01)
+    # frame 25 is on screen from 16 s to 17 s: written ten times over, and another before and after
+
+    def differ(a, b):
+        return np.abs(frames[a].image.astype(int) - frames[b].image.astype(int)).mean()
+
+    assert differ(161, 169) < 2 and differ(159, 161) > 5 and differ(169, 171) > 5
 
 
 def run_cli(*args, env=None):

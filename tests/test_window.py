@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage  # noqa: E402
 from vivit_desktop.ui.actions import ACTIONS, Act, shortcut_rows  # noqa: E402
 from vivit_desktop.ui.main_window import MainWindow  # noqa: E402
 
-from test_engine import make_clip  # noqa: E402
+from test_engine import make_clip, make_vfr_clip  # noqa: E402
 from test_ui import _analysed, models  # noqa: E402,F401 - the tiny checkpoints fixture
 
 
@@ -103,6 +103,30 @@ def test_the_heatmap_appears_when_the_map_arrives_after_the_frame(window, qtbot,
     heat = w.video.grab_frame()
     qtbot.keyClick(w, Qt.Key_H)
     assert w.video.grab_frame() != heat  # what was on screen carried the map
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_a_variable_rate_file_has_one_clock_for_the_time_label_plots_and_ethogram(window, qtbot, tmp_path):
+    """10 frames 0.1 s apart, then 20 frames a second apart (as a file whose header lies, or a
+    phone's recording, holds): the duration, the plots' axis and the ethogram's times all follow
+    the frames' timestamps, as the player's clock does, not frames ÷ fps (3 s)."""
+    path = make_vfr_clip(tmp_path / "vfr.mkv")
+    w = window
+    w.open_path(path)
+    _analysed(w, qtbot)
+    if w.workspace.playing:
+        w.toggle_play()
+    w.seek(25)
+    qtbot.waitUntil(lambda: w.workspace.playhead == 25, timeout=5000)
+    w.refresh()
+    assert w.transport.time_label.text() == "0:16.00 / 0:20.10"
+    low, high = w.tracks[0].timeline.getPlotItem().vb.viewRange()[0]
+    assert low <= 0.0 and 20.0 <= high < 20.5  # the plots span the video's 20 s
+    assert w.tracks[0].timeline.cursor.value() == pytest.approx(16.0)
+    e = w.ethogram
+    assert e.describe(0, e.x_of_frame(25)).splitlines()[1] == "0:16.00 (frame 25)"
+    qtbot.keyClick(w, Qt.Key_Left, Qt.ControlModifier)  # a second back: the frame shown a second earlier
+    qtbot.waitUntil(lambda: w.workspace.playhead == 24, timeout=5000)
 
 
 def test_full_screen_shows_the_video_alone_and_esc_brings_the_rest_back(window, qtbot):

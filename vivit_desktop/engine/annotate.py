@@ -128,7 +128,9 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
     next frame and nothing is written. With `heatmap_opacity` > 0 (up to 1) each frame first gets
     the spatial attention map of the window shown at it (`AnalysisResult.spatial_at`) blended
     over the region the model saw (`colormap`, an OpenCV colormap: inferno by default); frames
-    without a map (none shown there, or a result cached without maps) are left as they are."""
+    without a map (none shown there, or a result cached without maps) are left as they are.
+    The video is written at the result's frame rate; on a variable-rate video a frame is repeated
+    for as long as it is shown, so the annotated video lasts as long as the original."""
     path = Path(path)
     if path.suffix.lower() != ".mp4":
         raise ValueError(f"{path}: the annotated video is written as .mp4; give a name ending in .mp4")
@@ -136,7 +138,8 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
         raise ValueError(f"heatmap opacity must be from 0 to 1, got {heatmap_opacity}")
     crop = Preprocessor(result.card)
     probs, shown = result.smoothed_probs(), result.frame_labels()
-    written = 0
+    timebase = result.timebase
+    written = 0  # frames written (a variable-rate video's frames may be written more than once)
 
     def complete(tmp: Path, target: Path) -> None:
         """OpenCV's writer reports no write error (a full disk leaves a file without its index):
@@ -170,8 +173,13 @@ def write_annotated(result: AnalysisResult, source: VideoSource, path: str | Pat
                 draw_overlay(image, ranked, label, caption_text(result.card, frame.timestamp, f))
                 if (w, h) != size:
                     image = cv2.copyMakeBorder(image, 0, size[1] - h, 0, size[0] - w, cv2.BORDER_CONSTANT)
-                writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                written += 1
+                # at the result's frame rate each frame is held for as long as it was on screen: a
+                # variable-rate video keeps its timing (frame N ends at the next one's timestamp)
+                held = max(1, round(timebase.time(f + 1) * result.fps) - written)
+                bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+                for _ in range(held):
+                    writer.write(bgr)
+                written += held
                 if progress:
                     progress(1)
         finally:

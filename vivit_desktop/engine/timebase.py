@@ -58,5 +58,17 @@ class Timebase:
             return last + max(0, int(round((seconds - self.times[last]) * self.fps)))
         return max(0, int(np.searchsorted(self.times, seconds + 0.5 / self.fps, side="right")) - 1)
 
+    def position(self, seconds):
+        """The inverse of `time`: a fractional frame number (between two frames' timestamps, as
+        far between them as `seconds` is), for drawing a time on an axis of frames."""
+        t = np.asarray(seconds, np.float64)
+        if self.times is None:
+            out = t * self.fps
+        else:
+            last = len(self.times) - 1
+            inside = np.interp(t, self.times, np.arange(last + 1, dtype=np.float64))
+            out = np.where(t > self.times[last], last + (t - self.times[last]) * self.fps, inside)
+        return float(out) if out.ndim == 0 else out
+
     def to_json(self) -> list[float] | None:
         return None if self.times is None else [round(float(t), 6) for t in self.times]

@@ -21,8 +21,8 @@ def draw_run(tracks, run, workspace, classes=None) -> None:
     result = run.result()
     frames = max(run.frame_count, workspace.frame_total)
     live = workspace.is_live
-    tracks.set_extent(run.request.fps, (result.frame_count if result is not None else frames) if live else frames,
-                      run.frame_offset)
+    tracks.set_extent(run.request.fps if live else workspace.timebase,
+                      (result.frame_count if result is not None else frames) if live else frames, run.frame_offset)
     origin = f"   ({run.origin})" if run.origin else "   (shipped)"
     tracks.caption.setText(f"{run.name} — {catalog.family_of(run.name)}{origin}" if run.card else
                            f"{run.name}: loading…")

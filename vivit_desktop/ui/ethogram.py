@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QToolTip, QVBoxLayout, QWidget
 
+from ..engine.timebase import Timebase
 from .plots import class_colour, class_means, leading_classes
 from .workspace import format_time
 
@@ -98,7 +99,7 @@ class Ethogram(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.fps = 30.0
+        self.timebase = Timebase(30.0)
         self.offset = 0
         self.probs: np.ndarray | None = None
         self.labels: tuple[str, ...] = ()
@@ -153,7 +154,10 @@ class Ethogram(QWidget):
 
     # -- data ---------------------------------------------------------------------------------
     def set_data(self, probs: np.ndarray | None, labels: tuple[str, ...], frame_labels: np.ndarray | None = None,
-                 fps: float = 30.0, offset: int = 0) -> None:
+                 timebase: Timebase | float = 30.0, offset: int = 0) -> None:
+        """`timebase`: frame numbers to seconds (the workspace's; a frame rate for a constant-rate
+        source). Columns are frames; on a variable-rate video the time axis above says where each
+        second falls, so its ticks are not evenly spaced."""
         labels = tuple(labels)
         if probs is None or not probs.size:
             probs = np.zeros((0, len(labels)), np.float32)
@@ -170,7 +174,9 @@ class Ethogram(QWidget):
             raise ValueError(f"frame_labels has {len(frame_labels)} frames, probs {frames}")
         new_labels = labels != self.labels
         self.probs, self.labels, self.frame_labels, self.frames = probs, labels, frame_labels, frames
-        self.fps, self.offset = float(fps) if fps and fps > 0 else 30.0, int(offset)
+        if not isinstance(timebase, Timebase):
+            timebase = Timebase(float(timebase) if timebase and timebase > 0 else 30.0)
+        self.timebase, self.offset = timebase, int(offset)
 
         if frames:
             pooled, self._base_edges = pool(probs, BASE_BINS)  # (bins, C) float32
@@ -281,7 +287,7 @@ class Ethogram(QWidget):
 
     def x_of_playhead(self, frame: int) -> float:
         """Where the playhead is drawn with `frame` on screen: the frame's start (the left edge of
-        its column), the instant of its timestamp frame / fps, as the time axis above reads and
+        its column), the instant of its timestamp, as the time axis above reads and
         as the plots' cursor marks it (`_TimePlot.set_playhead`), not the column's middle."""
         rect = self.image_rect()
         return rect.left() + (frame - self.offset) * rect.width() / max(self.frames, 1)
@@ -320,7 +326,7 @@ class Ethogram(QWidget):
         if not self.frames:
             return name
         frame = self.frame_at(x)
-        text = f"{name}\n{format_time(frame / self.fps)} (frame {frame})\n"
+        text = f"{name}\n{format_time(self.timebase.time(frame))} (frame {frame})\n"
         value = self.probs[frame - self.offset, k]
         text += "not analysed" if np.isnan(value) else f"probability {value:.3f}"
         f0, f1 = self._pixel_frames(x)
@@ -522,17 +528,22 @@ class _TimeHeader(QWidget):
             return
         origin = self._origin()
         image = e.image_rect()
-        duration = e.frames / e.fps
+        timebase = e.timebase
+        start, end = timebase.time(e.offset), timebase.time(e.offset + e.frames)
+        duration = max(end - start, 1e-6)
         step = next((s for s in self.STEPS if s * image.width() / duration >= 80), self.STEPS[-1])
         painter.setPen(QColor(170, 170, 175))
         metrics = QFontMetrics(self.font())
-        t = np.ceil(e.offset / e.fps / step) * step
-        while t <= (e.offset + e.frames) / e.fps:
-            x = image.left() + (t * e.fps - e.offset) * image.width() / e.frames - origin
+        t, free = np.ceil(start / step) * step, -1e9  # free: where the last label ends
+        while t <= end:
+            # columns are frames: a time is drawn where it falls between its frames' timestamps
+            x = image.left() + (timebase.position(t) - e.offset) * image.width() / e.frames - origin
             painter.drawLine(int(x), self.height() - 4, int(x), self.height())
             text = format_time(t).removesuffix(".00")
-            if x + metrics.horizontalAdvance(text) + 3 < self.width():
+            width = metrics.horizontalAdvance(text)
+            if x + width + 3 < self.width() and x > free:  # (a variable-rate video bunches ticks up)
                 painter.drawText(int(x) + 3, self.height() - 5, text)
+                free = x + width + 6
             t += step
         x = e.x_of_playhead(e.playhead) - origin
         painter.setPen(QPen(PLAYHEAD_PEN, 1.5))
@@ -547,4 +558,4 @@ class _TimeHeader(QWidget):
         e = self.e
         if e.frames:
             frame = e.frame_at(event.position().x() + self._origin())
-            self.setToolTip(f"{format_time(frame / e.fps)} (frame {frame}): click to go there")
+            self.setToolTip(f"{format_time(e.timebase.time(frame))} (frame {frame}): click to go there")

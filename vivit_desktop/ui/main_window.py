@@ -480,7 +480,7 @@ class MainWindow(QMainWindow):
         # frames): with the plots, so once a second while windows arrive
         if result is not None and self.ethogram.isVisible():
             self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
-                                   run.request.fps, offset=run.frame_offset)
+                                   run.request.fps if ws.is_live else ws.timebase, offset=run.frame_offset)
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
         if self.settings.heatmap and not ws.is_live and not self._heatmap_current():
             self._redraw_frame()  # the frame on screen (paused, or a short clip's last) got its map

@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ..engine.timebase import Timebase
+
 # no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
 pg.setConfigOptions(antialias=False, background=(24, 24, 28), foreground=(210, 210, 215))
 
@@ -94,7 +96,7 @@ class _TimePlot(pg.PlotWidget):
 
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent)
-        self.fps = 30.0
+        self.timebase = Timebase(30.0)  # frame numbers to seconds (the workspace's)
         self.frames = 0
         self.offset = 0  # live: the first frame the data covers
         self.playhead = 0  # the frame the cursor marks
@@ -113,27 +115,38 @@ class _TimePlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(lambda pos: _hover_text(item, pos, self.describe))
         self.setMinimumHeight(48)  # two runs compared still fit a window of 800×600
 
+    @property
+    def fps(self) -> float:
+        return self.timebase.fps
+
+    def frame_at(self, seconds: float) -> int:
+        """The frame on screen at `seconds` of the x axis."""
+        return self.timebase.frame(seconds)
+
     def describe(self, seconds: float) -> str:
-        return f"frame {int(round(seconds * self.fps))}"
+        return f"frame {self.frame_at(seconds)}"
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if "titles" in self.__dict__:  # pyqtgraph resizes during its own __init__
             fit_axis_title(self, *self.titles)
 
-    def set_extent(self, fps: float, frames: int, offset: int = 0) -> None:
-        self.fps, self.frames, self.offset = fps, frames, offset
-        end = max((offset + frames) / fps, 1.0 / fps)
-        self.getPlotItem().setXRange(offset / fps, end, padding=0.01)
-        self.cursor.setValue(self.playhead / fps)  # in seconds: placed again at the new fps
+    def set_extent(self, timebase: Timebase | float, frames: int, offset: int = 0) -> None:
+        """The x axis: frames offset .. offset + frames, in seconds by `timebase` (a Timebase, or
+        a frame rate for a constant-rate source)."""
+        self.timebase = timebase if isinstance(timebase, Timebase) else Timebase(float(timebase))
+        self.frames, self.offset = frames, offset
+        start, end = self.timebase.time(offset), self.timebase.time(offset + frames)
+        self.getPlotItem().setXRange(start, max(end, start + 1.0 / self.fps), padding=0.01)
+        self.cursor.setValue(self.timebase.time(self.playhead))  # in seconds: placed again by the new timebase
 
     def set_playhead(self, frame: int) -> None:
         """Moves the cursor only when it moves by a pixel or more: over a long video most frames
         do not, and each move repaints the plot. The cursor marks the frame's start, its
-        timestamp frame / fps (the ethogram's playhead marks the same instant)."""
+        timestamp (the ethogram's playhead marks the same instant)."""
         self.playhead = frame
-        seconds = frame / self.fps
-        span = max(self.frames / self.fps, 1e-6)
+        seconds = self.timebase.time(frame)
+        span = max(self.timebase.time(self.offset + self.frames) - self.timebase.time(self.offset), 1e-6)
         if abs(seconds - self.cursor.value()) * self.width() / span >= 1.0:
             self.cursor.setValue(seconds)
 
@@ -142,7 +155,7 @@ class _TimePlot(pg.PlotWidget):
         if event.button() != Qt.LeftButton or not item.sceneBoundingRect().contains(event.scenePos()):
             return
         seconds = item.vb.mapSceneToView(event.scenePos()).x()
-        self.seek_requested.emit(max(0, int(round(seconds * self.fps))))
+        self.seek_requested.emit(self.frame_at(seconds))
 
 
 class Timeline(_TimePlot):
@@ -191,7 +204,7 @@ class Timeline(_TimePlot):
     def describe(self, seconds: float) -> str:
         """The drawn classes' probabilities at that time, highest first, then any of the three
         most probable classes that is not drawn."""
-        frame = int(round(seconds * self.fps))
+        frame = self.frame_at(seconds)
         text = f"frame {frame} ({seconds:.2f} s)"
         if self._probs is not None and 0 <= frame - self.offset < len(self._probs):
             row = self._probs[frame - self.offset]
@@ -219,7 +232,7 @@ class Timeline(_TimePlot):
         item = self.getPlotItem()
         while len(self.curves) < len(drawn):
             self.curves.append(item.plot([], []))  # named in the legend below
-        x = (np.arange(len(probs)) + self.offset) / self.fps if drawn else None
+        x = self.timebase.time(np.arange(len(probs)) + self.offset) if drawn else None
         for curve, k in zip(self.curves, drawn):
             curve.setPen(pg.mkPen(class_colour(k), width=1.5))
             curve.setData(x, probs[:, k], connect="finite")  # NaN (not analysed): a gap, not zero
@@ -284,7 +297,8 @@ class Timeline(_TimePlot):
         if first is None:
             self.bracket.hide()
             return
-        self.bracket.setRegion(((first - 0.5) / self.fps, (last + 0.5) / self.fps))
+        # from the first frame's start to the last one's end (the next frame's timestamp)
+        self.bracket.setRegion((self.timebase.time(first), self.timebase.time(last + 1)))
         self.bracket.show()
 
 
@@ -297,7 +311,7 @@ class AttentionTrack(_TimePlot):
         self._values = np.zeros(0)
 
     def describe(self, seconds: float) -> str:
-        frame = int(round(seconds * self.fps))
+        frame = self.frame_at(seconds)
         i = frame - self.offset
         value = "" if not 0 <= i < len(self._values) else (
             ": not analysed yet" if np.isnan(self._values[i]) else f": attention {self._values[i]:.3f}")
@@ -306,7 +320,7 @@ class AttentionTrack(_TimePlot):
     def set_values(self, values: np.ndarray) -> None:
         self._values = values
         # frames no window covers yet are NaN: gaps, not a line at zero
-        self.curve.setData((np.arange(len(values)) + self.offset) / self.fps, values, connect="finite")
+        self.curve.setData(self.timebase.time(np.arange(len(values)) + self.offset), values, connect="finite")
 
 
 def window_ticks(frames, most: int = 8) -> list[tuple[int, str]]:
@@ -394,10 +408,11 @@ class RunTracks(QWidget):
         layout.addWidget(self.timeline, 3)
         layout.addWidget(self.attention, 2)
 
-    def set_extent(self, fps: float, frames: int, offset: int = 0) -> None:
-        self.timeline.set_extent(fps, frames, offset)
-        self.attention.fps, self.attention.frames, self.attention.offset = fps, frames, offset
-        self.attention.cursor.setValue(self.attention.playhead / fps)
+    def set_extent(self, timebase: Timebase | float, frames: int, offset: int = 0) -> None:
+        self.timeline.set_extent(timebase, frames, offset)
+        attention = self.attention
+        attention.timebase, attention.frames, attention.offset = self.timeline.timebase, frames, offset
+        attention.cursor.setValue(attention.timebase.time(attention.playhead))
 
     def set_playhead(self, frame: int) -> None:
         self.timeline.set_playhead(frame)
