@@ -38,17 +38,47 @@ def main() -> int:
     parser.add_argument("video", nargs="?", type=Path)
     parser.add_argument("--model", default=None, help="default: the shipped default model")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--trace", action="store_true",
+                        help="also list what the long ticks were: each event dispatch and garbage collection "
+                             "over 20 ms (times every event, so the stalls themselves grow a little)")
     args = parser.parse_args()
 
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
+
+    slow: list[tuple[float, str, float]] = []  # (ms, what, when), with --trace
+    if args.trace:
+        import gc
+        import threading
+        from collections import Counter
+
+        class TracingApplication(QApplication):
+            def notify(self, receiver, event):
+                started = time.perf_counter()
+                try:
+                    return super().notify(receiver, event)
+                finally:
+                    ms = (time.perf_counter() - started) * 1000
+                    if ms > 20:
+                        slow.append((ms, f"{event.type().name} -> {type(receiver).__name__}", time.perf_counter()))
+
+        gc_started = [0.0]
+
+        def gc_trace(phase, info):
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            elif (ms := (time.perf_counter() - gc_started[0]) * 1000) > 20:
+                slow.append((ms, f"garbage collection of generation {info['generation']} "
+                                 f"({threading.current_thread().name})", time.perf_counter()))
+
+        gc.callbacks.append(gc_trace)
 
     from vivit_desktop.ui.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp())
     video = args.video or make_720p(tmp / "720p.mp4", args.seconds + 10)  # longer than the run: it plays throughout
     os.environ["VIVIT_DESKTOP_CACHE"] = str(tmp / "cache")  # never the cached results: the model must run
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or (TracingApplication([]) if args.trace else QApplication([]))
     window = MainWindow(model=args.model, settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat),
                         show_dialogs=False)
     window.resize(1280, 720)
@@ -90,6 +120,17 @@ def main() -> int:
     QTimer.singleShot(int(args.seconds * 1000), finish)
     app.exec()
     print("\n".join(report))
+    if args.trace:
+        print("over 20 ms (nested dispatches count in each level):")
+        for what, count in Counter(what for _, what, _ in slow).most_common(15):
+            longest = max(ms for ms, w, _ in slow if w == what)
+            print(f"  {count:4d} x  longest {longest:6.1f} ms  {what}")
+        shown_from = first[0][1] if first else 0.0
+        print("over 40 ms, when (s after the first frame): " + "; ".join(
+            f"{at - shown_from:.1f} {what} {ms:.0f} ms" for ms, what, at in slow if ms > 40))
+        tracked = Counter(type(o).__name__ for o in gc.get_objects(generation=2))
+        print(f"objects a full collection walks: {sum(tracked.values())} (frozen: {gc.get_freeze_count()}); "
+              "most: " + ", ".join(f"{name} {n}" for name, n in tracked.most_common(8)))
     return 0 if report and not report[0].startswith("the video did not play") else 1
 
 

@@ -410,6 +410,39 @@ def test_rotated_phone_video_comes_upright(tmp_path):
     assert min(np.abs(turned.astype(int) - np.rot90(upright, k).astype(int)).mean() for k in (1, -1)) < 8
 
 
+def test_per_frame_means_agree_with_a_window_by_window_computation():
+    """frame_probs and frame_attention are computed in one pass over every window (a redraw of a
+    long video's results); they must equal the plain loop over windows, repeats and ties included."""
+    from vivit_desktop.engine.results import AnalysisResult, WindowResult
+
+    rng = np.random.default_rng(0)
+    n, t, classes = 97, 8, 4
+    windows = []
+    for i, centre in enumerate(range(0, n + 6, 5)):  # the last windows run past the end
+        frames = np.clip(np.arange(t) * 2 + centre - t, 0, n - 1)  # stride 2, repeats at both ends
+        probs = rng.dirichlet(np.ones(classes))
+        windows.append(WindowResult(i, min(centre, n - 1), tuple(int(f) for f in frames), probs,
+                                    rng.dirichlet(np.ones(t)), 0.0))
+    windows = windows[:8] + windows[12:]  # a gap: frames no window covers
+    card = create_model("vivit_t16x2_fe", labels=list("abcd"), num_frames=t, image_size=32, depth=1).card
+    result = AnalysisResult(source="x", fps=25.0, frame_count=n, frames_skipped=0, claimed_frame_count=None,
+                            card=card, hop=5, windows=windows, seconds=0.0)
+    total, count, attention = np.zeros((n, classes)), np.zeros(n), np.zeros(n)
+    for w in windows:
+        span = np.arange(w.start_frame, min(w.end_frame, n - 1) + 1)
+        total[span] += w.probs
+        count[span] += 1
+        sampled = np.asarray(w.frames)
+        for f in span:
+            nearest = sampled[np.argmin(np.abs(sampled - f))]  # argmin: the earlier on a tie
+            attention[f] += np.asarray(w.attention)[sampled == nearest].sum()
+    covered = count > 0
+    assert not covered.all()  # the gap is there
+    np.testing.assert_allclose(result.frame_probs()[covered], total[covered] / count[covered, None], atol=1e-12)
+    np.testing.assert_allclose(result.frame_attention()[covered], attention[covered] / count[covered], atol=1e-12)
+    assert np.isnan(result.frame_probs()[~covered]).all() and np.isnan(result.frame_attention()[~covered]).all()
+
+
 def test_the_per_frame_attention_track_has_no_comb_and_no_zeros_for_unanalysed_frames(predictor):
     """Stride 2: the frame between two samples takes its nearest sample's weight (it was 0)."""
     result = analyze_source(SyntheticSource(50), predictor, WindowSettings(hop=10, batch_size=3))

@@ -165,31 +165,65 @@ class AnalysisResult:
     def frame_probs(self) -> np.ndarray:
         """(frames, classes): each frame's mean over the windows whose span covers it."""
         if self._frame_probs is None:
-            total = np.zeros((self.frame_count, len(self.labels)))
-            count = np.zeros(self.frame_count)
-            for w in self.windows:
-                total[w.start_frame:w.end_frame + 1] += w.probs
-                count[w.start_frame:w.end_frame + 1] += 1
-            with np.errstate(invalid="ignore"):
-                self._frame_probs = total / count[:, None]
+            n = self.frame_count
+            if not self.windows:
+                self._frame_probs = np.full((n, len(self.labels)), np.nan)
+                return self._frame_probs
+            # each window adds its probabilities over its span: as steps at its ends, summed once
+            # (a once-a-second redraw of a long video's results: one pass, not one per window)
+            starts, ends, inside = self._spans()
+            probs = np.stack([w.probs for w in self.windows]).astype(np.float64)[inside]
+            starts, ends = starts[inside], ends[inside]
+            steps = np.zeros((n + 1, probs.shape[1]))
+            np.add.at(steps, starts, probs)
+            np.add.at(steps, ends + 1, -probs)
+            count = np.bincount(starts, minlength=n + 1) - np.bincount(ends + 1, minlength=n + 1)
+            count = np.cumsum(count[:n])
+            out = np.full((n, probs.shape[1]), np.nan)  # NaN where no window covers
+            np.divide(np.cumsum(steps[:n], axis=0), count[:, None], out=out, where=count[:, None] > 0)
+            self._frame_probs = out
         return self._frame_probs
+
+    def _spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each window's first and last frame, cut to the video, and whether any of it lies in
+        the video: (windows,) int64, int64, bool."""
+        starts = np.fromiter((w.start_frame for w in self.windows), np.int64, len(self.windows))
+        ends = np.fromiter((w.end_frame for w in self.windows), np.int64, len(self.windows))
+        inside = (starts <= self.frame_count - 1) & (ends >= 0)
+        return np.clip(starts, 0, self.frame_count - 1), np.clip(ends, 0, self.frame_count - 1), inside
 
     def frame_attention(self) -> np.ndarray:
         """(frames,): the temporal attention each frame received, averaged over the windows whose
         span covers it. Within a window every frame takes the weight of the sampled frame nearest
         to it (with a frame stride of 2 the frame between two samples is not a 0: the track was a
         comb); NaN for frames no window covers (not analysed yet, or past the end)."""
-        total, count = np.zeros(self.frame_count), np.zeros(self.frame_count)
-        for w in self.windows:
-            sampled, inverse = np.unique(np.asarray(w.frames), return_inverse=True)
-            weights = np.bincount(inverse, weights=np.asarray(w.attention, dtype=np.float64))  # repeats summed
-            span = np.arange(w.start_frame, min(w.end_frame, self.frame_count - 1) + 1)
-            right = np.clip(np.searchsorted(sampled, span), 0, len(sampled) - 1)
-            left = np.clip(right - 1, 0, len(sampled) - 1)
-            nearest = np.where(span - sampled[left] <= sampled[right] - span, left, right)  # the earlier on a tie
-            total[span] += weights[nearest]
-            count[span] += 1
-        out = np.full(self.frame_count, np.nan)
+        n = self.frame_count
+        out = np.full(n, np.nan)
+        if not self.windows or not n:
+            return out
+        sampled = np.stack([np.asarray(w.frames, np.int64) for w in self.windows])  # (W, T), non-decreasing
+        weights = np.stack([np.asarray(w.attention, np.float64) for w in self.windows])
+        starts, ends, inside = self._spans()
+        sampled, weights, starts, ends = sampled[inside], weights[inside], starts[inside], ends[inside]
+        # each sample covers the frames nearer to it than to the samples either side (the earlier on
+        # a tie): from the midpoint after the previous distinct sample to the one before the next; a
+        # repeated sample covers what its first copy does, so repeats add up, as their weights do
+        big = np.iinfo(np.int64).max // 4
+        before = np.where(np.arange(sampled.shape[1]) == 0, -big, np.roll(sampled, 1, axis=1))
+        before = np.where(before == sampled, -big, before)  # a repeat: look further back
+        before = np.maximum.accumulate(np.where(before == -big, -big, before), axis=1)
+        after = np.where(np.arange(sampled.shape[1]) == sampled.shape[1] - 1, big, np.roll(sampled, -1, axis=1))
+        after = np.where(after == sampled, big, after)
+        after = np.minimum.accumulate(after[:, ::-1], axis=1)[:, ::-1]
+        low = np.where(before == -big, starts[:, None], (before + sampled) // 2 + 1)
+        high = np.where(after == big, ends[:, None], (sampled + after) // 2)
+        low, high = np.maximum(low, starts[:, None]), np.minimum(high, ends[:, None])
+        keep = low <= high
+        steps = np.zeros(n + 1)
+        np.add.at(steps, low[keep], weights[keep])
+        np.add.at(steps, high[keep] + 1, -weights[keep])
+        count = np.cumsum(np.bincount(starts, minlength=n + 1) - np.bincount(ends + 1, minlength=n + 1))[:n]
+        total = np.cumsum(steps[:n])
         np.divide(total, count, out=out, where=count > 0)
         return out
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,18 @@ from ..engine.timebase import Timebase
 from ..errors import VivitError, one_line
 
 log = logging.getLogger(__name__)
+
+
+def _yield_to_the_window() -> None:
+    """Linux: this thread, and the threads it starts (PyTorch's), at nice 10, so that on a busy
+    machine the window and the player get the CPU first and the analysis takes the rest (on two
+    cores the analysis otherwise delays repaints; bench/bench_gui.py). A nice value is per thread
+    on Linux only; elsewhere nothing changes."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class _Worker(QThread):
         self.predictor = None
 
     def run(self) -> None:
+        _yield_to_the_window()
         from .. import catalog
         from ..engine.predictor import Predictor
         from ..engine.windows import default_hop

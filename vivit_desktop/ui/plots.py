@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from ..engine.timebase import Timebase
 
@@ -97,13 +97,19 @@ class _TimePlot(pg.PlotWidget):
     def __init__(self, title: str, parent=None) -> None:
         super().__init__(parent)
         self.timebase = Timebase(30.0)  # frame numbers to seconds (the workspace's)
+        self._x_span: tuple[float, float] | None = None  # the x range set last
         self.frames = 0
         self.offset = 0  # live: the first frame the data covers
         self.playhead = 0  # the frame the cursor marks
         item = self.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
-        item.showGrid(x=True, y=True, alpha=0.15)
+        # no pyqtgraph grid: its axes replay the grid lines over the whole plot at every repaint
+        # (~11 ms an axis), a cursor step cost ~17 ms and a data update ~45 (bench/RESULTS.md,
+        # "GUI"); the timeline draws three plain lines instead, and the axes are kept as
+        # pixmaps, redrawn only when they change
+        for side in ("left", "bottom", "top", "right"):
+            item.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.titles = (title, SHORT_TITLES.get(title, title))
         item.setLabel("left", title)
         item.getAxis("left").enableAutoSIPrefix(False)  # "attention (x0.001)" did not fit a small plot
@@ -137,7 +143,9 @@ class _TimePlot(pg.PlotWidget):
         self.timebase = timebase if isinstance(timebase, Timebase) else Timebase(float(timebase))
         self.frames, self.offset = frames, offset
         start, end = self.timebase.time(offset), self.timebase.time(offset + frames)
-        self.getPlotItem().setXRange(start, max(end, start + 1.0 / self.fps), padding=0.01)
+        if (start, end) != self._x_span:  # (setting the same range again still redraws the axes)
+            self._x_span = (start, end)
+            self.getPlotItem().setXRange(start, max(end, start + 1.0 / self.fps), padding=0.01)
         self.cursor.setValue(self.timebase.time(self.playhead))  # in seconds: placed again by the new timebase
 
     def set_playhead(self, frame: int) -> None:
@@ -179,6 +187,10 @@ class Timeline(_TimePlot):
         super().__init__("probability", parent)
         item = self.getPlotItem()
         item.setYRange(0, 1, padding=0.02)
+        for y in (0.25, 0.5, 0.75):  # the grid: three faint lines (see _TimePlot: not pyqtgraph's)
+            line = pg.InfiniteLine(y, angle=0, movable=False, pen=pg.mkPen((255, 255, 255, 38), width=1))
+            line.setZValue(-20)
+            item.addItem(line)
         self.legend: pg.LegendItem | None = None
         self._more = pg.PlotDataItem([], [], pen=None)  # the legend's "+ n more" entry: no sample drawn
         self._legend_columns = 0
@@ -348,7 +360,8 @@ class WindowAttention(pg.PlotWidget):
         item.setLabel("left", "attention")
         item.getAxis("left").enableAutoSIPrefix(False)
         item.setLabel("bottom", "frames of the shown window")
-        item.showGrid(y=True, alpha=0.15)
+        for side in ("left", "bottom"):  # no grid, axes as pixmaps: see _TimePlot
+            item.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(255, 150, 60))
         self.current = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(80, 170, 255))
         item.addItem(self.bars)

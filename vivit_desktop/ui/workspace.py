@@ -409,6 +409,9 @@ class Workspace(QObject):
     def _model_loaded(self, run) -> None:
         if run is self.primary:
             self.settings.set(model=self.model_spec or "")
+        # loading the model imported the rest of the engine (PyAV, safetensors, the model's code)
+        # and built the model: long-lived too, so out of the collector's sight like torch itself
+        gc.freeze()
         self.model_loaded.emit()
         self.results_changed.emit()
 
