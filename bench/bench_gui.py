@@ -144,10 +144,13 @@ def summary(window, video: Path, first, gaps) -> list[str]:
     latencies = [w.latency_s * 1000 for w in run.windows] if run else []
     stalls = np.array(gaps) - 5.0
     lines = [f"video: {video.name} {window.workspace.info.width}x{window.workspace.info.height} at {window.workspace.info.fps:.0f} fps; "
-             f"model {run.name if run else '-'} on {run.predictor.device if run else '-'}",
+             f"model {run.name if run else '-'} on {run.predictor.device if run and run.predictor else '-'}",
              f"displayed: {painted / elapsed:.1f} fps over {elapsed:.1f} s",
              f"event-loop stall: max {stalls.max():.1f} ms, p99 {np.percentile(stalls, 99):.1f} ms "
-             f"({len(gaps)} ticks of a 5 ms timer)"]
+             f"({len(gaps)} ticks of a 5 ms timer)",
+             "longest, when (s after the first frame): " + ", ".join(
+                 f"{np.sum(gaps[:i + 1]) / 1000:.1f} s: {stalls[i]:.0f} ms" for i in sorted(np.argsort(stalls)[-5:])),
+             f"stalls over 50 ms: {int((stalls > 50).sum())}, over 30 ms: {int((stalls > 30).sum())}"]
     if latencies:
         lines.append(f"per-window inference: median {np.median(latencies):.1f} ms, p95 "
                      f"{np.percentile(latencies, 95):.1f} ms ({len(latencies)} windows; analysis reached frame "

@@ -322,6 +322,24 @@ def test_the_timeline_legend_stays_compact(qtbot):
     assert timeline.shown == [] and timeline.legend.items == []
 
 
+def test_when_the_leading_classes_swap_places_the_legend_names_follow_their_curves(qtbot):
+    """While windows arrive the leading classes change order; the legend is relabelled in place
+    (a new legend cost ~14 ms of the once-a-second redraw): each entry still names its curve."""
+    frames, labels = 300, ("static", "pan left", "pan right", "zoom in")
+    probs = np.random.default_rng(2).random((frames, 4))
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(800, 200)
+    timeline.show()
+    timeline.set_extent(30.0, frames)
+    for order in ([0, 1, 2], [2, 0, 1], [3, 0, 1], [3, 0]):
+        timeline.set_probs(probs, labels, order)
+        entries = timeline.legend.items
+        assert [label.text for _, label in entries] == [labels[k] for k in order]
+        for (sample, _), k in zip(entries, order):  # the sample drawn beside a name is that class's curve
+            assert sample.item.opts["pen"].color().getRgb()[:3] == tuple(class_colour(k))
+
+
 def test_a_class_keeps_its_colour_whatever_else_is_picked_and_for_another_model(ethogram, qtbot):
     """The colour is the class's own (its index): not its place among the picks, which changed
     with every pick and with another model's ranking of the same labels."""

@@ -28,6 +28,7 @@ from ..engine.postprocess import PostProcessing
 from ..engine.results import AnalysisResult, WindowResult
 from ..engine.timebase import Timebase
 from ..errors import VivitError, one_line
+from . import collector
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,10 @@ class _Worker(QThread):
 
         request = self.request
         try:
-            model, sha, description = catalog.load(request.model)
-            self.predictor = Predictor(model, device=request.device, leave_a_core=True, precision=request.precision)
+            with collector.paused():  # a model's objects: built without full collections stalling the window
+                model, sha, description = catalog.load(request.model)
+                self.predictor = Predictor(model, device=request.device, leave_a_core=True,
+                                           precision=request.precision)
             if not request.hop:
                 self.request = request = dataclasses.replace(request, hop=default_hop(model.card))
         except Exception as e:  # noqa: BLE001 - any load failure is the user's to see

@@ -63,7 +63,8 @@ class MainWindow(QMainWindow):
         self.model_dialogs = ModelDialogs(self)  # Get models…, Import checkpoint…, the card
         self.last_error = ""
         self.last_question = ""
-        self._heatmap_drawn = None  # the spatial map over the frame on screen  # the last yes/no question asked (dialogs off: answered yes)
+        self._heatmap_drawn = None  # the spatial map over the frame on screen
+        self._steps: list = []  # the rest of a redraw done a step per event-loop pass  # the last yes/no question asked (dialogs off: answered yes)
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
         self._plots_at = 0.0  # when the plots were last redrawn
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.window_state)
         self._timer = QTimer(self)
         self._timer.setInterval(100)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(lambda: self.refresh(staged=True))
         self._timer.start()
 
     # -- construction ------------------------------------------------------------------------------
@@ -448,9 +449,11 @@ class MainWindow(QMainWindow):
             top = shown.ranked[0][0]
             self.ethogram.set_current(labels.index(top) if top in labels else None)
 
-    def refresh(self) -> None:
+    def refresh(self, staged: bool = False) -> None:
         """Redraw now (the 10 Hz timer calls it): status bar always; plots, ethogram and segments
-        only when results changed."""
+        only when results changed. `staged` (the timer): the plots, the ethogram and the segments
+        one per pass of the event loop, so that the window repaints and takes input between them
+        rather than after one 40-60 ms redraw (bench/bench_gui.py)."""
         ws = self.workspace
         self.status.update(ws)
         if ws.is_live:
@@ -463,6 +466,10 @@ class MainWindow(QMainWindow):
         title = f"Predictions — {shown}" if shown else "Predictions"
         if self.predictions_dock.windowTitle() != title:
             self.predictions_dock.setWindowTitle(title)
+        if not staged and self._steps:  # a staged redraw still under way: finished now
+            steps, self._steps = self._steps, []
+            for step in steps:
+                step()
         if not self._dirty:
             return
         now = time.perf_counter()
@@ -472,8 +479,25 @@ class MainWindow(QMainWindow):
         self._plots_at = now
         self._dirty = False
         picked = self.ethogram.picked()
-        for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks)):
-            draw_run(tracks, run, ws, picked if i == 0 else None)
+        steps = [lambda i=i, run=run, tracks=tracks: draw_run(tracks, run, ws, picked if i == 0 else None)
+                 if run in ws.runs else None for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks))]
+        steps += [self._draw_ethogram, self._draw_segments]
+        if staged:
+            self._steps = steps
+            self._next_step()
+        else:
+            self._steps = []
+            for step in steps:
+                step()
+
+    def _next_step(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
+            if self._steps:
+                QTimer.singleShot(0, self._next_step)
+
+    def _draw_ethogram(self) -> None:
+        ws = self.workspace
         run = ws.primary
         result = run.result() if run is not None else None
         # the ethogram sorts every class over the whole video (~80 ms for 600 classes × 54k
@@ -481,6 +505,11 @@ class MainWindow(QMainWindow):
         if result is not None and self.ethogram.isVisible():
             self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
                                    run.request.fps if ws.is_live else ws.timebase, offset=run.frame_offset)
+
+    def _draw_segments(self) -> None:
+        ws = self.workspace
+        run = ws.primary
+        result = run.result() if run is not None else None
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
         if self.settings.heatmap and not ws.is_live and not self._heatmap_current():
             self._redraw_frame()  # the frame on screen (paused, or a short clip's last) got its map

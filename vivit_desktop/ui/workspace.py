@@ -8,7 +8,6 @@ done): the window appears at once, and a source opened before then waits for the
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from ..engine.postprocess import PostProcessing
 from ..engine.sources import source_kind
 from ..engine.timebase import Timebase
+from . import collector
 from .reader import ReaderThread, ShownFrame, SourceInfo
 from .settings import Settings
 
@@ -44,8 +44,9 @@ class _EngineLoader(QThread):
 
     def run(self) -> None:
         try:
-            from . import analysis  # noqa: F401 - torch, the model, the predictor
-            from .. import zoo  # noqa: F401
+            with collector.paused():
+                from . import analysis  # noqa: F401 - torch, the model, the predictor
+                from .. import zoo  # noqa: F401
         except Exception as e:  # noqa: BLE001 - a broken install: said in the window, not a crash
             log.exception("engine import failed")
             self.failed.emit(f"{type(e).__name__}: {e}")
@@ -200,10 +201,7 @@ class Workspace(QObject):
     def _engine_loaded(self) -> None:
         if self.engine_error:
             return
-        self.ready = True
-        # torch brings hundreds of thousands of objects that live as long as the program: out of
-        # the collector's sight, a full collection stalls playback for less (bench/bench_gui.py)
-        gc.freeze()
+        self.ready = True  # (torch's objects were frozen out of the collector's sight: collector.py)
         self.engine_ready.emit()
         if self._pending is not None:
             spec, title = self._pending
@@ -409,9 +407,6 @@ class Workspace(QObject):
     def _model_loaded(self, run) -> None:
         if run is self.primary:
             self.settings.set(model=self.model_spec or "")
-        # loading the model imported the rest of the engine (PyAV, safetensors, the model's code)
-        # and built the model: long-lived too, so out of the collector's sight like torch itself
-        gc.freeze()
         self.model_loaded.emit()
         self.results_changed.emit()
 
