@@ -124,6 +124,28 @@ def test_cli_import_writes_a_native_checkpoint_and_refuses_to_overwrite(tmp_path
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
 
+def test_import_names_a_fine_tunes_placeholder_classes_from_a_labels_file(tmp_path):
+    """A fine-tune's config says LABEL_0..LABEL_4: `--labels FILE` gives them names, for a Hugging
+    Face folder and a native checkpoint alike; a file with another number of lines is refused."""
+    _, directory = hf_vivit(tmp_path)
+    names = tmp_path / "mine.txt"
+    names.write_text("reach\ngrasp\nlift\nplace\nrelease\n")
+    out = tmp_path / "named"
+    done = subprocess.run([sys.executable, "-m", "vivit_desktop", "import", str(directory), "-o", str(out),
+                           "--labels", str(names)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert load_model(out.with_suffix(".safetensors")).card.labels == ("reach", "grasp", "lift", "place", "release")
+    from vivit_desktop.model.foreign import ScenicOptions, import_checkpoint
+
+    renamed, note = import_checkpoint(out.with_suffix(".safetensors"), ScenicOptions(labels=str(names)))
+    assert renamed.card.labels[0] == "reach" and "mine" in note
+    names.write_text("reach\ngrasp\n")
+    with pytest.raises(CheckpointError, match="name 2 classes; the checkpoint has 5"):
+        import_checkpoint(directory, ScenicOptions(labels=str(names)))
+    with pytest.raises(CheckpointError, match="--num-frames apply to scenic checkpoints"):
+        import_checkpoint(directory, ScenicOptions(num_frames=8))
+
+
 # -- initialising from an image ViT ---------------------------------------------------------------
 
 def hf_image_vit(**overrides):

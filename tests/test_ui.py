@@ -242,7 +242,10 @@ def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtb
     w = window
     w.open_path(clip)
     _analysed(w, qtbot)
-    imported = w.model_dialogs.import_checkpoint(models["st"])
+    thread = w.model_dialogs.import_checkpoint(models["st"])  # converted on a thread: the window plays on
+    qtbot.waitUntil(lambda: w.model_dialogs.last_imported is not None, timeout=30000)
+    assert not thread.isRunning()
+    imported = w.model_dialogs.last_imported
     assert imported == tmp_path / "user-models" / "tiny-st.safetensors" and imported.exists()
     run = _analysed(w, qtbot)
     assert run.name == "tiny-st"
@@ -257,26 +260,58 @@ def test_import_checkpoint_copies_it_to_the_user_folder_and_switches(window, qtb
 
 def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, qtbot, clip, tmp_path, monkeypatch):
     """Models > Import checkpoint... with a scenic (Flax) file: the same import as the command line."""
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QFileDialog, QPushButton
 
     from scenic_fixtures import write_scenic_checkpoint
 
     source = tmp_path / "ek" / "checkpoint"
     source.parent.mkdir()
     write_scenic_checkpoint(source, "fe", "optimizer", num_classes=397, depth=1, temporal_depth=1)
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: "")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
     w = window
     w.open_path(clip)
     _analysed(w, qtbot)
     w.models_menu.aboutToShow.emit()  # the user opens the Models menu
     next(a for a in w.models_menu.actions() if a.text() == "Import checkpoint…").trigger()
+    dialog = w.model_dialogs.importer
+    assert dialog.isVisible() and not dialog.import_button.isEnabled()  # nothing chosen yet
+    qtbot.mouseClick(next(b for b in dialog.findChildren(QPushButton) if b.text() == "File…"), Qt.LeftButton)
+    assert dialog.path.text() == str(source) and "scenic" in dialog.kind.text() and dialog.scenic.isEnabled()
+    qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: w.model_dialogs.last_imported is not None, timeout=30000)
+    assert not dialog.isVisible()  # done: the dialog closed itself
     run = _analysed(w, qtbot)
     assert run.name == "checkpoint" and run.card.multi_head
     assert (tmp_path / "user-models" / "checkpoint.safetensors").exists()
     qtbot.waitUntil(lambda: w.panel.ranking.rowCount() == 397, timeout=5000)
     assert w.panel.ranking.item(0, 0).text().startswith("verb: ") and w.panel.ranking.item(97, 0).text().startswith("noun: ")
     w.model_dialogs.show_card()  # an imported card has no training fps: it must still show
+
+
+def test_the_import_dialog_names_a_fine_tunes_classes_and_says_what_is_wrong(window, qtbot, models, tmp_path):
+    """A checkpoint whose classes need names: the dialog takes a labels file for any kind of
+    checkpoint; a file with the wrong number of lines, or a path that is no checkpoint, is said
+    in the window (which keeps playing), and the models folder is left as it was."""
+    w = window
+    dialog = w.model_dialogs.import_dialog()
+    dialog.path.setText(str(tmp_path / "nothing-here"))
+    assert "no such file or folder" in dialog.kind.text() and not dialog.import_button.isEnabled()
+    dialog.path.setText(str(models["st"]))
+    assert "checkpoint of this program" in dialog.kind.text() and not dialog.scenic.isEnabled()
+    names = tmp_path / "mine.txt"
+    names.write_text("left\nright\n")  # the model has five classes
+    dialog.set_labels_file(names)
+    qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.model_dialogs.importing and dialog.import_button.isEnabled(), timeout=30000)
+    assert "name 2 classes; the checkpoint has 5" in w.last_error
+    assert not (tmp_path / "user-models" / "tiny-st.safetensors").exists()
+    names.write_text("left\nright\nup\ndown\nstill\n")
+    qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: w.model_dialogs.last_imported is not None, timeout=30000)
+    from vivit_desktop.model import load_model
+
+    assert load_model(w.model_dialogs.last_imported).card.labels == ("left", "right", "up", "down", "still")
+    assert "labels: mine" in w.statusBar().currentMessage()
 
 
 def test_dropping_a_file_opens_it(window, qtbot, clip):

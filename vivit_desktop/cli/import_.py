@@ -31,10 +31,11 @@ def add_parser(sub) -> None:
     scenic.add_argument("--variant", choices=("st", "fe", "fsa", "fdp"),
                         help="the variant, where the names cannot tell (scenic's Model 4 has the names of a Model 1 "
                              "without a CLS token: say fdp)")
-    scenic.add_argument("--labels", metavar="NAME|FILE",
-                        help="class names: kinetics400, kinetics600, epic-kitchens-100 (nouns and verbs as two "
-                             "heads), or a text file of one label per line (default: the shipped set with as many "
-                             "classes, if one has)")
+    imp.add_argument("--labels", metavar="NAME|FILE",
+                     help="class names: kinetics400, kinetics600, epic-kitchens-100 (nouns and verbs as two heads), "
+                          "or a text file of one label per line, in the order of the outputs (default: a scenic "
+                          "checkpoint gets the shipped set with as many classes, if one has; a Hugging Face or "
+                          "native one keeps its own names)")
     imp.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 

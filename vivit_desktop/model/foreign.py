@@ -46,14 +46,24 @@ def import_checkpoint(path: str | Path, options: ScenicOptions = ScenicOptions()
 
     path = Path(path)
     kind = checkpoint_kind(path)
-    if kind != "scenic" and options.given():
-        raise CheckpointError(path, f"{', '.join(options.given())} apply to scenic checkpoints; this is a "
+    scenic_only = [flag for flag in options.given() if flag != "--labels"]
+    if kind != "scenic" and scenic_only:
+        raise CheckpointError(path, f"{', '.join(scenic_only)} apply to scenic checkpoints; this is a "
                               f"{'Hugging Face folder, which says all of it in its config.json' if kind == 'huggingface' else 'native checkpoint, whose card says it'}")
-    if kind == "huggingface":
-        return import_hf_vivit(path), ""
-    if kind == "native":
-        return load_model(path), ""
-    return _import_scenic(path, options, name or path.resolve().name)
+    if kind == "scenic":
+        return _import_scenic(path, options, name or path.resolve().name)
+    model = import_hf_vivit(path) if kind == "huggingface" else load_model(path)
+    if options.labels is None:
+        return model, ""
+    # names for a checkpoint whose own are placeholders (a fine-tune's config says LABEL_0 ..)
+    from .labels import label_set
+
+    chosen = label_set(options.labels)
+    if len(chosen.labels) != model.config.num_classes:
+        raise CheckpointError(path, f"the labels {options.labels} name {len(chosen.labels)} classes; the checkpoint "
+                              f"has {model.config.num_classes} (one label per line, in the order of its outputs)")
+    model.card = model.card.replace(labels=chosen.labels, heads=chosen.heads)
+    return model, f"labels: {chosen.name}"
 
 
 def _import_scenic(path: Path, options: ScenicOptions, name: str):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
-
 
 class ModelDialogs:
     def __init__(self, window) -> None:
         self.window = window
         self.zoo = None  # Models ▸ Get models…, made when first opened
+        self.importer = None  # Models ▸ Import checkpoint…, made when first opened
+        self.import_thread = None
+        self.last_imported: Path | None = None  # the weights the last import wrote
 
     def open_zoo(self):
         """Models ▸ Get models…: the catalogue; gets run in the background, and closing the
@@ -28,40 +29,64 @@ class ModelDialogs:
         self.zoo.activateWindow()
         return self.zoo
 
-    def import_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self.window, "Import a Hugging Face ViViT checkpoint folder "
-                                                      "(or cancel to pick a file)")
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Import a checkpoint: native, or scenic (JAX/Flax)", "",
-                                                  "Checkpoints (*.safetensors *.json checkpoint checkpoint_*);;"
-                                                  "All files (*)")
-        if path:
-            self.import_checkpoint(path)
+    def import_dialog(self):
+        """Models ▸ Import checkpoint…: the dialog (import_dialog.py); not modal."""
+        from .import_dialog import ImportDialog
 
-    def import_checkpoint(self, path: str | Path) -> Path | None:
-        """Copy a native checkpoint, or convert a Hugging Face or scenic one, into the user models
-        folder and switch to it (the same import as `vivit-desktop import`)."""
-        from ..model import save_model
-        from ..model.foreign import checkpoint_kind, import_checkpoint
+        if self.importer is None:
+            self.importer = ImportDialog(self, self.window)
+        self.importer.show()
+        self.importer.raise_()
+        self.importer.activateWindow()
+        return self.importer
+
+    @property
+    def importing(self) -> bool:
+        return self.import_thread is not None and self.import_thread.isRunning()
+
+    def import_checkpoint(self, path: str | Path, options=None):
+        """Start copying a native checkpoint, or converting a Hugging Face or scenic one, into the
+        user models folder, on a thread; once it is written the window switches to it (the same
+        import as `vivit-desktop import`). -> the ImportThread, or None when nothing was started
+        (an import running, a path that is no checkpoint, or the user would not replace a model)."""
+        from ..model.foreign import ScenicOptions
         from ..paths import user_models_dir
+        from .import_dialog import ImportThread, target_name
 
-        path = Path(path)
-        folder = user_models_dir()
+        path, folder = Path(path), user_models_dir()
+        if self.importing:
+            self.window.error("Import running", "Wait for the running import to finish.")
+            return None
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            name = path.stem if checkpoint_kind(path) == "native" else path.resolve().name
-            model, note = import_checkpoint(path, name=name)
-            target = folder / name
-            if (folder / f"{name}.safetensors").exists():
-                if not self.window.ask(f"{name} is already in your models folder. Replace it?"):
-                    return None
-            weights, _ = save_model(model, target, overwrite=True)
-        except Exception as e:  # noqa: BLE001 - untrusted files: any failure is a message
+            name = target_name(path)
+        except Exception as e:  # noqa: BLE001 - untrusted input: any failure is a message
             self.window.error("Cannot import this checkpoint", str(e))
             return None
-        self.window.statusBar().showMessage(f"Imported {weights.name} into {folder}" + (f" ({note})" if note else ""), 8000)
+        if (folder / f"{name}.safetensors").exists() and not self.window.ask(
+                f"{name} is already in your models folder. Replace it?"):
+            return None
+        thread = ImportThread(path, options or ScenicOptions(), folder, self.window)
+        thread.imported.connect(self._imported)
+        thread.failed.connect(self._import_failed)
+        self.import_thread = thread
+        self.window.statusBar().showMessage(f"Importing {path.name}…")
+        thread.start()
+        return thread
+
+    def _imported(self, weights: str, note: str) -> None:
+        weights = Path(weights)
+        self.last_imported = weights
+        if self.importer is not None:
+            self.importer.set_busy(False)
+            self.importer.hide()
+        self.window.statusBar().showMessage(f"Imported {weights.name} into {weights.parent}"
+                                            + (f" ({note})" if note else ""), 10000)
         self.window.set_model(str(weights))
-        return weights
+
+    def _import_failed(self, message: str) -> None:
+        if self.importer is not None:
+            self.importer.set_busy(False)
+        self.window.error("Cannot import this checkpoint", message)
 
     def _card_or_warn(self):
         run = self.window.workspace.primary
@@ -104,6 +129,8 @@ class ModelDialogs:
     def shutdown(self, wait_ms: int) -> None:
         if self.zoo is not None:
             self.zoo.shutdown(wait_ms)
+        if self.import_thread is not None:  # not cancellable: the conversion is one call; its write is atomic
+            self.import_thread.wait(wait_ms)
 
 
 def labels_summary(card) -> str:
