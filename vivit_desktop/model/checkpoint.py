@@ -169,7 +169,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu", variant:
         raise CheckpointError(card_path, f"this is a {card.variant} checkpoint, not {variant}")
     state = read_state_dict(weights)
     with torch.device("meta"):
-        model = ViViT(card.arch, card)
+        model = ViViT(card.arch, card, init="none")
     check_state_dict(model, state, weights)
     model = model.to_empty(device="cpu")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})

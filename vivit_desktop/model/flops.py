@@ -37,7 +37,7 @@ def count_flops(model: "nn.Module | ViViTConfig | str", batch_size: int = 1, **o
 
     config = _as_config(model, overrides)
     with torch.device("meta"):
-        meta_model = ViViT(config).eval()
+        meta_model = ViViT(config, init="none").eval()
         x = torch.empty(batch_size, config.num_frames, config.in_channels, config.image_size, config.image_size)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
@@ -53,4 +53,4 @@ def count_params_of(model: "nn.Module | ViViTConfig | str", **overrides) -> int:
         return count_params(model)
     config = _as_config(model, overrides)
     with torch.device("meta"):
-        return count_params(ViViT(config))
+        return count_params(ViViT(config, init="none"))

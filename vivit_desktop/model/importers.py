@@ -278,7 +278,7 @@ def import_hf_vivit(directory: str | Path):
         **_hf_preprocessing(directory, config.image_size),
     )
     with torch.device("meta"):
-        model = ViViT(config, card)
+        model = ViViT(config, card, init="none")
     check_state_dict(model, native, directory)
     model = model.to_empty(device="cpu")
     model.load_state_dict({k: v.float() for k, v in native.items()})

@@ -538,7 +538,7 @@ def import_scenic(path: str | Path, *, num_frames: int | None = None, image_size
     except ConfigError as e:
         raise CheckpointError(path, f"cannot import: {e}") from e
     with torch.device("meta"):
-        model = ViViT(config, card)
+        model = ViViT(config, card, init="none")
     check_state_dict(model, state, path)
     model = model.to_empty(device="cpu")
     model.load_state_dict(state)

@@ -154,7 +154,9 @@ class ViViT(nn.Module):
 
     def __init__(self, config: ViViTConfig, card: ModelCard | None = None, init: str = "scenic") -> None:
         """`init`: how the weights start, "scenic" (ViViT's official code) or "timm" (see
-        model/init.py); it matters only to training from scratch."""
+        model/init.py); it matters only to training from scratch. "none" leaves them as torch
+        makes them, for a model whose weights are loaded next (built on the meta device: there,
+        initialising would only import torch's Python meta kernels, ~1 s holding the GIL)."""
         super().__init__()
         if card is not None and card.arch != config:
             raise ValueError("the model card's architecture differs from the config")
@@ -164,7 +166,8 @@ class ViViT(nn.Module):
         self.backbone = _BACKBONES[config.variant](config)
         self.head_drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.num_classes)
-        init_weights(self, init)
+        if init != "none":
+            init_weights(self, init)
 
     @property
     def variant(self) -> str:
