@@ -83,6 +83,13 @@ def fit_axis_title(plot: pg.PlotWidget, title: str, short: str) -> None:
         axis.setLabel(text)
 
 
+def _cached(curve: pg.PlotDataItem) -> pg.PlotDataItem:
+    """A curve kept as a pixmap between data changes: the cursor moving over it (every frame or
+    two while playing) then repaints in ~1 ms instead of redrawing every segment (~4 ms)."""
+    curve.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+    return curve
+
+
 def _hover_text(plot: pg.PlotItem, pos, describe) -> None:
     if plot.sceneBoundingRect().contains(pos):
         point = plot.vb.mapSceneToView(pos)
@@ -243,7 +250,7 @@ class Timeline(_TimePlot):
                 raise ValueError(f"class indices {bad} out of range for {probs.shape[1]} classes")
         item = self.getPlotItem()
         while len(self.curves) < len(drawn):
-            self.curves.append(item.plot([], []))  # named in the legend below
+            self.curves.append(_cached(item.plot([], [])))  # named in the legend below
         x = self.timebase.time(np.arange(len(probs)) + self.offset) if drawn else None
         for curve, k in zip(self.curves, drawn):
             curve.setPen(pg.mkPen(class_colour(k), width=1.5))
@@ -330,7 +337,7 @@ class AttentionTrack(_TimePlot):
 
     def __init__(self, parent=None) -> None:
         super().__init__("attention", parent)
-        self.curve = self.getPlotItem().plot([], [], pen=pg.mkPen((255, 150, 60), width=1))
+        self.curve = _cached(self.getPlotItem().plot([], [], pen=pg.mkPen((255, 150, 60), width=1)))
         self._values = np.zeros(0)
 
     def describe(self, seconds: float) -> str:

@@ -167,7 +167,7 @@ class PredictionsPanel(QWidget):
             text = f"{p:.0%}"  # %p truncates (54.6% read 54% here, 55% on the overlay)
             if bar.format() != text:  # each frame: repaint only the bars whose figure changed
                 bar.setFormat(text)
-            bar.setValue(int(round(p * 1000)))
+            bar.setValue(int(round(p * 100)) * 10)  # to the figure's precision: no repaint for a change no one sees
 
     def set_segments(self, segments: list[dict]) -> None:
         if segments == self._shown_segments:
