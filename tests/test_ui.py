@@ -344,7 +344,7 @@ def test_a_two_head_model_shows_both_heads_in_the_panel_overlay_and_segments(qtb
         rows = [w.panel.ranking.item(r, 0).text() for r in range(w.panel.ranking.rowCount())]
         assert [r.split(":")[0] for r in rows] == ["verb"] * 2 + ["noun"] * 3  # each head ranked on its own
         values = [w.panel.ranking.cellWidget(r, 1).value() for r in range(5)]
-        assert sum(values[:2]) == pytest.approx(1000, abs=3) and sum(values[2:]) == pytest.approx(1000, abs=3)
+        assert sum(values[:2]) == pytest.approx(1000, abs=15) and sum(values[2:]) == pytest.approx(1000, abs=15)  # (bars move in whole percents)
         qtbot.waitUntil(lambda: w.panel.segments.count() > 0, timeout=5000)
         text = w.panel.segments.item(0).text()
         assert " + " in text and any(v in text for v in ("cut", "wash")) and any(n in text for n in labels[:3])

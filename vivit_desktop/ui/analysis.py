@@ -263,6 +263,12 @@ class AnalysisRun(QObject):
         return self.card.name if self.card else (self.request.model or "default model")
 
     @property
+    def title(self) -> str:
+        """The name as the window shows it: "(yours)" after a model that is not a shipped one,
+        so an imported copy of a shipped model is told apart from it."""
+        return self.name + (" (yours)" if self.origin else "")
+
+    @property
     def origin(self) -> str:
         """Where the model came from, when it is not a shipped one: two files may share a name."""
         from ..paths import shipped_models_dir

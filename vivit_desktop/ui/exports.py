@@ -69,15 +69,16 @@ class Exports:
     def workspace(self):
         return self.window.workspace
 
-    def _result_or_warn(self):
+    def _result_or_warn(self, asked: bool = False):
         """The primary run's result to export, or None (nothing yet, or the user would rather
-        wait for an analysis still running than export part of the video)."""
+        wait for an analysis still running than export part of the video; `asked`: that was
+        asked already, before the save dialog)."""
         ws = self.workspace
         run = ws.primary
         result = run.result() if run is not None else None
         if result is None:
             self.window.error("Nothing to export", "No predictions yet: open a video and let the analysis run.")
-        elif not run.complete and not ws.is_live and not self.window.ask(
+        elif not asked and not run.complete and not ws.is_live and not self.window.ask(
                 f"The analysis is still running ({ws.analysed_to() or 'just started'} of "
                 f"{format_time(ws.duration())}): frames after that have no predictions yet. "
                 "Export what is done so far?"):
@@ -85,11 +86,17 @@ class Exports:
         return result
 
     def _wrote(self, paths: list[Path]) -> None:
-        """Say what was written and where (the status bar, 15 s)."""
+        """Say what was written and where (the status bar, 15 s; short enough to be read beside
+        its permanent fields, the whole list in its tooltip)."""
         self.last_written = list(paths)
         if paths:
-            names = ", ".join(p.name for p in paths)
-            self.window.statusBar().showMessage(f"Wrote {names} in {paths[0].parent}", 15000)
+            folder = str(paths[0].parent)
+            home = str(Path.home())
+            folder = "~" + folder[len(home):] if folder.startswith(home + "/") or folder == home else folder
+            what = paths[0].name if len(paths) == 1 else f"{paths[0].name} and {len(paths) - 1} more"
+            bar = self.window.statusBar()
+            bar.showMessage(f"Wrote {what} in {folder}", 15000)
+            bar.setToolTip("Wrote " + ", ".join(str(p) for p in paths))
 
     def _suggestion(self, suffix: str) -> str:
         """The last export folder, else the video's; the video's name."""
@@ -182,12 +189,14 @@ class Exports:
         if info is None or info.live:
             self.window.error("Cannot export", "An annotated video is made from a file; open a video file first.")
             return
+        if self._result_or_warn() is None:  # asked here, before the save dialog, as the other exports do
+            return
         path = self._save_name("Export annotated video", ".annotated.mp4", "MP4 video (*.mp4)")
         if path:
-            self.annotated(path)
+            self.annotated(path, asked=True)
 
-    def annotated(self, path: str | Path, wait: bool = False) -> ExportThread | None:
-        result = self._result_or_warn()
+    def annotated(self, path: str | Path, wait: bool = False, asked: bool = False) -> ExportThread | None:
+        result = self._result_or_warn(asked)
         info = self.workspace.info
         if result is None or info is None or info.path is None:
             return None
@@ -222,8 +231,8 @@ class Exports:
                           QMessageBox.Ok, self.window)
         show = box.addButton("Show in folder", QMessageBox.ActionRole)
         box.exec()
-        if box.clickedButton() is show:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+        if box.clickedButton() is show and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))):
+            self.window.error("Cannot show the folder", f"No file manager opened {path.parent}; the video is there.")
 
     @property
     def running(self) -> bool:

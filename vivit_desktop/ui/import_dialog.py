@@ -65,7 +65,8 @@ class ImportDialog(QDialog):
         self.dialogs = dialogs
         self.setWindowTitle("Import checkpoint")
         self.path = QLineEdit()
-        self.path.setPlaceholderText("a .safetensors file, a Hugging Face folder, or a scenic checkpoint")
+        self.path.setPlaceholderText("a file or a folder")
+        self.path.setMinimumWidth(320)
         self.path.textChanged.connect(self._inspect)
         pick_file, pick_folder = QPushButton("File…"), QPushButton("Folder…")
         pick_file.clicked.connect(self._pick_file)
@@ -77,7 +78,8 @@ class ImportDialog(QDialog):
         self.kind = QLabel("")
         self.kind.setWordWrap(True)
         self.labels = QComboBox()
-        self.labels.addItem("The checkpoint's own (scenic: the shipped set with as many classes)", None)
+        self.labels.addItem("The checkpoint's own (Google's official files: Kinetics or Epic-Kitchens, by their "
+                            "number of classes)", None)
         for key, title in SHIPPED_LABELS:
             self.labels.addItem(title, key)
         self.labels.addItem("A text file, one label per line…", "file")
@@ -87,7 +89,7 @@ class ImportDialog(QDialog):
         form.addRow("Checkpoint", self._wrap(row))
         form.addRow("", self.kind)
         form.addRow("Class names", self.labels)
-        self.scenic = QGroupBox("Scenic checkpoints: what the parameters cannot say")
+        self.scenic = QGroupBox("Google's official (scenic) files only: what the file itself does not record")
         scenic = QFormLayout(self.scenic)
         self.variant = QComboBox()
         for key, title in VARIANTS:
@@ -136,6 +138,7 @@ class ImportDialog(QDialog):
     def _labels_chosen(self, index: int) -> None:
         if self.labels.itemData(index) != "file":
             return
+        # (choosing the file's entry again picks another file)
         path, _ = QFileDialog.getOpenFileName(self, "Class names: one per line, in the order of the outputs", "",
                                               "Text (*.txt);;All files (*)")
         if path:
@@ -145,8 +148,14 @@ class ImportDialog(QDialog):
 
     def set_labels_file(self, path: str | Path) -> None:
         self.labels_file = str(path)
+        try:
+            count = sum(1 for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+                        if line.strip())
+            what = f"{count} labels"
+        except OSError as e:
+            what = f"unreadable: {e.strerror}"
         self.labels.setCurrentIndex(self.labels.count() - 1)
-        self.labels.setItemText(self.labels.count() - 1, f"{Path(path).name} (one label per line)")
+        self.labels.setItemText(self.labels.count() - 1, f"{Path(path).name} ({what}; choose again for another file)")
 
     def _inspect(self, text: str) -> None:
         """Say what the path is, and offer the scenic options only for a scenic checkpoint."""

@@ -382,12 +382,22 @@ class MainWindow(QMainWindow):
 
     def _sync_tracks(self) -> None:
         wanted = max(1, len(self.workspace.runs))
+        if wanted == len(self.tracks):
+            return
         while len(self.tracks) < wanted:
             self._add_tracks()
         while len(self.tracks) > wanted:
             tracks = self.tracks.pop()
             tracks.setParent(None)
             tracks.deleteLater()
+        # comparing: each run's attention track lower, and the plots a larger share of the height
+        # (two runs' tracks in one run's space left each timeline some 25 px, unreadable)
+        for tracks in self.tracks:
+            tracks.attention.setMaximumHeight(110 if wanted == 1 else 60)
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            shares = (5, 2, 3) if wanted == 1 else (3, 2, 5)
+            self.splitter.setSizes([total * share // 10 for share in shares])
         self._dirty = True
 
     def _show_frame(self, frame) -> None:
@@ -458,7 +468,7 @@ class MainWindow(QMainWindow):
         self.status.update(ws)
         if ws.is_live:
             self._show_prediction()  # the age of a live prediction changes with no new frame
-        self.panel.set_model_text(f"Model: {ws.primary.name}" if ws.primary is not None and ws.primary.card else
+        self.panel.set_model_text(f"Model: {ws.primary.title}" if ws.primary is not None and ws.primary.card else
                                   "Model: loading…" if ws.primary is not None else "Model: —")
         # comparing: the ethogram and the panel show the first model only, and say which
         shown = ws.primary.name if len(ws.runs) > 1 else ""

@@ -44,7 +44,8 @@ def model_title(entry) -> str:
     figure = (f" (held-out {accuracy:.0%})" if accuracy is not None else
               f" (top-1 {published:g}%, published)" if published is not None else "")
     title = VARIANT_TITLES.get(entry.card.variant, entry.card.variant)
-    return f"{title} — {entry.name}{figure}"
+    # an imported copy of a shipped model has its name: "yours" tells them apart
+    return f"{title} — {entry.name}{figure}" + ("" if entry.shipped else " (yours)")
 
 
 class ModelsMenu:
@@ -104,7 +105,7 @@ class ModelsMenu:
         for entry in entries:
             if entry is current:
                 continue  # comparing a model with itself draws the same tracks twice
-            action = compare.addAction(model_title(entry) + ("" if entry.shipped else " (yours)"))
+            action = compare.addAction(model_title(entry))
             action.triggered.connect(lambda checked=False, p=str(entry.path): workspace.compare_with(p))
         compare.addSeparator()
         stop = compare.addAction("Stop comparing")

@@ -24,6 +24,7 @@ class StatusPanel:
         for key, tip in FIELDS:
             label = QLabel("")
             label.setToolTip(tip)
+            label.setMinimumWidth(8)  # (not its text's width: a long model name kept 800x600 windows from fitting)
             bar.addPermanentWidget(label)
             self.labels[key] = label
         self.progress = QProgressBar()
@@ -63,7 +64,7 @@ class StatusPanel:
     def update(self, workspace: Workspace) -> None:
         run = workspace.primary
         labels = self.labels
-        labels["model"].setText(f"Model: {run.name}" if run is not None else "Model: —")
+        labels["model"].setText(f"Model: {run.title}" if run is not None else "Model: —")
         labels["model"].setToolTip(run.loaded.description if run is not None and run.loaded else "")
         predictor = run.predictor if run is not None else None
         labels["device"].setText(f"Device: {predictor.device}, {predictor.precision_used}" if predictor is not None
