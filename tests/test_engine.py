@@ -394,6 +394,9 @@ def test_timebase_maps_both_ways():
     assert not vfr.constant
     assert [vfr.frame(t) for t in (0.0, 0.12, 2.0, 4.96, 5.1, 5.3)] == [0, 1, 1, 2, 3, 5]
     assert vfr.time(4) == pytest.approx(5.2) and list(vfr.time(np.array([1, 2]))) == [0.1, 5.0]
+    # the frame on screen at a time: the last shown at or before it
+    assert [vfr.shown_at(t) for t in (0.0, 0.09, 0.1, 4.99, 5.0, 5.25)] == [0, 0, 1, 1, 2, 4]
+    assert list(constant.shown_at(np.array([0.0, 0.0333, 0.034, 1.0]))) == [0, 0, 1, 30]
 
 
 @pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")

@@ -125,6 +125,11 @@ def test_a_variable_rate_file_has_one_clock_for_the_time_label_plots_and_ethogra
     assert w.tracks[0].timeline.cursor.value() == pytest.approx(16.0)
     e = w.ethogram
     assert e.describe(0, e.x_of_frame(25)).splitlines()[1] == "0:16.00 (frame 25)"
+    # the ethogram's columns are time, as the plots' axis: frame 25's second is 1/20 of its width
+    assert e.time_at(e.x_of_playhead(25)) == pytest.approx(16.0, abs=0.05)
+    width = e.image_rect().width()
+    assert e.x_of_playhead(26) - e.x_of_playhead(25) == pytest.approx(width / 20.1, abs=1)
+    assert e.frame_at(e.x_of_time(16.9)) == 25 and e.frame_at(e.x_of_time(0.55)) == 5
     qtbot.keyClick(w, Qt.Key_Left, Qt.ControlModifier)  # a second back: the frame shown a second earlier
     qtbot.waitUntil(lambda: w.workspace.playhead == 24, timeout=5000)
 

@@ -58,6 +58,19 @@ class Timebase:
             return last + max(0, int(round((seconds - self.times[last]) * self.fps)))
         return max(0, int(np.searchsorted(self.times, seconds + 0.5 / self.fps, side="right")) - 1)
 
+    def shown_at(self, seconds):
+        """The frame(s) on screen at `seconds`: the last shown at or before it (an int for a
+        float, an int64 array for an array; below 0 for a time before the first frame)."""
+        t = np.asarray(seconds, np.float64)
+        if self.times is None:
+            out = np.floor(t * self.fps + 1e-9).astype(np.int64)
+        else:
+            last = len(self.times) - 1
+            inside = np.searchsorted(self.times, t + 1e-9, side="right") - 1
+            beyond = last + np.floor((t - self.times[last]) * self.fps + 1e-9).astype(np.int64)
+            out = np.where(t > self.times[last], beyond, inside)
+        return int(out) if out.ndim == 0 else out
+
     def position(self, seconds):
         """The inverse of `time`: a fractional frame number (between two frames' timestamps, as
         far between them as `seconds` is), for drawing a time on an axis of frames."""

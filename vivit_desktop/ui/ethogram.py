@@ -156,8 +156,8 @@ class Ethogram(QWidget):
     def set_data(self, probs: np.ndarray | None, labels: tuple[str, ...], frame_labels: np.ndarray | None = None,
                  timebase: Timebase | float = 30.0, offset: int = 0) -> None:
         """`timebase`: frame numbers to seconds (the workspace's; a frame rate for a constant-rate
-        source). Columns are frames; on a variable-rate video the time axis above says where each
-        second falls, so its ticks are not evenly spaced."""
+        source). Columns are time, as the plots' x axis is: on a variable-rate video a frame held
+        for a second is as wide as a second."""
         labels = tuple(labels)
         if probs is None or not probs.size:
             probs = np.zeros((0, len(labels)), np.float32)
@@ -178,8 +178,14 @@ class Ethogram(QWidget):
             timebase = Timebase(float(timebase) if timebase and timebase > 0 else 30.0)
         self.timebase, self.offset = timebase, int(offset)
 
+        # the image's columns are time: on a variable-rate video, frames are first sampled at
+        # even times (each sample the frame on screen then), so the ethogram lines up with the plots
+        sampled, sampled_labels = probs, frame_labels
+        if frames and not self.timebase.constant:
+            sampled_frames = self._time_samples()
+            sampled, sampled_labels = probs[sampled_frames], frame_labels[sampled_frames]
         if frames:
-            pooled, self._base_edges = pool(probs, BASE_BINS)  # (bins, C) float32
+            pooled, self._base_edges = pool(sampled, BASE_BINS)  # (bins, C) float32
             self._base = np.ascontiguousarray(colour_index(pooled).T)  # (C, bins): a class's row is contiguous
         else:
             self._base, self._base_edges = np.zeros((classes, 0), np.uint8), np.zeros(1, np.int64)
@@ -190,11 +196,13 @@ class Ethogram(QWidget):
         self.coverage = np.zeros(classes)
         self._base_labelled = np.zeros((classes, bins), bool)
         if bins:
-            bin_of_frame = np.repeat(np.arange(bins), np.diff(self._base_edges))
+            bin_of_sample = np.repeat(np.arange(bins), np.diff(self._base_edges))
+            for head in sampled_labels.T:
+                valid = (head >= 0) & (head < classes)
+                self._base_labelled[head[valid], bin_of_sample[valid]] = True
             for head in frame_labels.T:
                 valid = (head >= 0) & (head < classes)
                 self.coverage += np.bincount(head[valid], minlength=classes)[:classes]
-                self._base_labelled[head[valid], bin_of_frame[valid]] = True
             self.coverage /= frames
         self._order = np.lexsort((np.arange(classes), -self.means, -self.coverage))
 
@@ -280,23 +288,47 @@ class Ethogram(QWidget):
         left = self.names_width
         return QRect(left, 0, max(self.rows.width() - left - 2, 1), self.rows.height())
 
-    def x_of_frame(self, frame: int) -> float:
-        """Where a video frame is drawn (the middle of its column), in rows/header coordinates."""
+    def span(self) -> tuple[float, float]:
+        """The times (s) at the image's left and right edges: the first frame's start and the last one's end."""
+        return self.timebase.time(self.offset), self.timebase.time(self.offset + max(self.frames, 1))
+
+    def x_of_time(self, seconds: float) -> float:
         rect = self.image_rect()
-        return rect.left() + (frame - self.offset + 0.5) * rect.width() / max(self.frames, 1)
+        start, end = self.span()
+        return rect.left() + (seconds - start) * rect.width() / max(end - start, 1e-9)
+
+    def time_at(self, x: float) -> float:
+        rect = self.image_rect()
+        start, end = self.span()
+        return start + (x - rect.left()) * (end - start) / rect.width()
+
+    def _time_samples(self) -> np.ndarray:
+        """The frames (relative to the data) on screen at evenly spaced times: one per nominal
+        frame interval, at most BASE_BINS × 4; the image is drawn from them."""
+        start, end = self.span()
+        count = int(min(max(self.frames, round((end - start) * self.fps)), BASE_BINS * 4))
+        times = start + (np.arange(count) + 0.5) * (end - start) / count
+        return np.clip(self.timebase.shown_at(times) - self.offset, 0, self.frames - 1)
+
+    @property
+    def fps(self) -> float:
+        return self.timebase.fps
+
+    def x_of_frame(self, frame: int) -> float:
+        """Where a video frame is drawn (the middle of its column: of the time it is on screen),
+        in rows/header coordinates."""
+        return (self.x_of_time(self.timebase.time(frame)) + self.x_of_time(self.timebase.time(frame + 1))) / 2
 
     def x_of_playhead(self, frame: int) -> float:
         """Where the playhead is drawn with `frame` on screen: the frame's start (the left edge of
         its column), the instant of its timestamp, as the time axis above reads and
         as the plots' cursor marks it (`_TimePlot.set_playhead`), not the column's middle."""
-        rect = self.image_rect()
-        return rect.left() + (frame - self.offset) * rect.width() / max(self.frames, 1)
+        return self.x_of_time(self.timebase.time(frame))
 
     def frame_at(self, x: float) -> int:
-        """The video frame under x (rows/header coordinates), clamped to the data."""
-        rect = self.image_rect()
-        local = int((x - rect.left()) * max(self.frames, 1) / rect.width())
-        return self.offset + min(max(local, 0), max(self.frames - 1, 0))
+        """The video frame under x (rows/header coordinates): on screen at that time; clamped to the data."""
+        frame = self.timebase.shown_at(self.time_at(x))
+        return min(max(frame, self.offset), self.offset + max(self.frames - 1, 0))
 
     def set_playhead(self, frame: int) -> None:
         if frame == self.playhead:
@@ -341,8 +373,8 @@ class Ethogram(QWidget):
         """The frames (relative to the data) pooled into the pixel column at x: [f0, f1)."""
         rect = self.image_rect()
         column = int(x - rect.left())
-        f0 = column * self.frames // rect.width()
-        f1 = max((column + 1) * self.frames // rect.width(), f0 + 1)
+        f0 = self.frame_at(rect.left() + column) - self.offset
+        f1 = max(self.frame_at(rect.left() + column + 1 - 1e-6) - self.offset + 1, f0 + 1)
         return max(f0, 0), min(f1, self.frames)
 
     def resizeEvent(self, event) -> None:
@@ -536,12 +568,11 @@ class _TimeHeader(QWidget):
         metrics = QFontMetrics(self.font())
         t, free = np.ceil(start / step) * step, -1e9  # free: where the last label ends
         while t <= end:
-            # columns are frames: a time is drawn where it falls between its frames' timestamps
-            x = image.left() + (timebase.position(t) - e.offset) * image.width() / e.frames - origin
+            x = e.x_of_time(t) - origin
             painter.drawLine(int(x), self.height() - 4, int(x), self.height())
             text = format_time(t).removesuffix(".00")
             width = metrics.horizontalAdvance(text)
-            if x + width + 3 < self.width() and x > free:  # (a variable-rate video bunches ticks up)
+            if x + width + 3 < self.width() and x > free:
                 painter.drawText(int(x) + 3, self.height() - 5, text)
                 free = x + width + 6
             t += step
