@@ -87,6 +87,7 @@ class Workspace(QObject):
         self.runs: list = []  # AnalysisRun: [primary, compare?]
         self._retired: list = []  # cancelled runs and closed readers still finishing their current step
         self.playhead = 0
+        self._stepped_to: tuple[int, float] | None = None  # (frame, time) the last step by seconds aimed at
         self.playing = False
         self.speed = 1.0
         self.shown_times: deque[float] = deque(maxlen=60)
@@ -330,9 +331,20 @@ class Workspace(QObject):
             self.reader.step(frames)
 
     def step_seconds(self, seconds: float) -> None:
+        """To the frame on screen `seconds` later (earlier if negative). Repeated steps count from
+        the time the last one aimed at, not from the start of the frame it landed on: on a file
+        whose frames are held for a second or more, four steps back are four seconds back."""
         timebase = self.timebase
-        frames = timebase.frame(timebase.time(self.playhead) + seconds) - self.playhead
-        self.step(frames or int(np.sign(seconds)))  # within one long-held frame of a variable-rate file: the next
+        start = timebase.time(self.playhead)
+        if self._stepped_to is not None and self._stepped_to[0] == self.playhead:
+            start = self._stepped_to[1]
+        target = max(0.0, start + seconds)
+        frames = timebase.shown_at(target) - self.playhead
+        if not frames:  # still the frame on screen then: the next one, so the key is seen to work
+            frames = int(np.sign(seconds))
+            target = timebase.time(self.playhead + frames)
+        self._stepped_to = (self.playhead + frames, target)
+        self.step(frames)
 
     def set_speed(self, speed: float) -> None:
         self.speed = speed
