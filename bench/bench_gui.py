@@ -92,10 +92,17 @@ def main() -> int:
 
     startup: list[float] = []  # gaps before the first frame is painted (torch loading behind the window)
 
+    busy: list[tuple[float, float]] = []  # (stall ms, ms of it the GUI thread was on a CPU), stalls over 50 ms
+    cpu = [time.thread_time()]
+
     def tick() -> None:
         now = clock.nsecsElapsed()
-        (gaps if first else startup).append((now - last[0]) / 1e6)
+        gap = (now - last[0]) / 1e6
+        (gaps if first else startup).append(gap)
         last[0] = now
+        used, cpu[0] = (time.thread_time() - cpu[0]) * 1000, time.thread_time()
+        if first and gap > 55:
+            busy.append((gap - 5, used))
 
     probe = QTimer()
     probe.setInterval(5)
@@ -112,6 +119,10 @@ def main() -> int:
 
     def finish() -> None:  # before quitting: Qt 6's quit() closes the window
         report.extend(summary(window, video, first, gaps))
+        if busy:
+            report.append("stalls over 50 ms, and how much of each the GUI thread spent running (the rest it "
+                          "waited: for a CPU, or for the GIL): " + ", ".join(f"{s:.0f} ms ({u:.0f} running)"
+                                                                           for s, u in busy))
         if startup:
             report.append(f"before the first frame (the engine loading behind the window): longest stall "
                           f"{max(startup) - 5.0:.1f} ms over {len(startup)} ticks")

@@ -71,7 +71,7 @@ def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSetti
                   on_windows: Callable[[list], None] | None = None,
                   cancel: CancelToken | None = None,
                   on_times: Callable[[list[float]], None] | None = None,
-                  need_spatial: bool = False) -> tuple[AnalysisResult, bool]:
+                  need_spatial: bool = False, decoder_threads: int | None = None) -> tuple[AnalysisResult, bool]:
     """(the analysis of one video file, whether it came from the cache). With `use_cache` the
     sidecar cache is read first, under the video's and the model's SHA-256, the hop and the
     precision; otherwise the model runs (`on_windows(batch)` as batches finish, after `on_times` with the timestamps of
@@ -88,7 +88,7 @@ def analyse_video(video: Path, predictor, model_hash: str, settings: WindowSetti
                         getattr(predictor, "precision_used", "float32")) if use_cache else None
     if result is not None and not (need_spatial and result.spatial_maps() is None):
         return result, True  # (a result cached before spatial maps were kept is analysed again when they are needed)
-    with open_source(video) as source:
+    with open_source(video, decoder_threads=decoder_threads) as source:
         result = progress("analysis", video.name, source.claimed_frame_count,
                           lambda tick: analyze_source(source, predictor, settings, tick, on_windows, cancel,
                                                                    on_times))

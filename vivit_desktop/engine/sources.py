@@ -135,12 +135,12 @@ class _PyAVDecoder:
 
     _DEMUX_RETRIES = 32  # demuxer errors in a row (no packet between) before it counts as the end
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         import av  # imported here: only file sources need it, and the window starts faster
 
         from av.video.reformatter import VideoReformatter
 
-        self._av, self.path = av, path
+        self._av, self.path, self._threads = av, path, threads
         self._container = None
         self._reformatter = VideoReformatter()
         try:
@@ -174,7 +174,10 @@ class _PyAVDecoder:
             self.close()
             raise _CannotOpen("it holds no video stream")
         self._stream = videos[0]
-        self._stream.thread_type = "AUTO"
+        if self._threads is None:
+            self._stream.thread_type = "AUTO"  # FFmpeg's threads, as many as there are cores
+        else:
+            self._stream.codec_context.thread_count = self._threads
 
     def _declared_duration(self) -> float | None:
         """Seconds the container's header says the video stream lasts, for containers whose
@@ -326,9 +329,12 @@ class FileSource(VideoSource):
     _WIDEN_TRIES = 3  # seeks to ever earlier keyframes before decoding from the start
     _UNPLACED_LIMIT = 512  # pictures after a seek that match no known frame before it counts as lost
 
-    def __init__(self, path: str | Path, decoder: str = "auto") -> None:
+    def __init__(self, path: str | Path, decoder: str = "auto", threads: int | None = None) -> None:
+        """`threads`: FFmpeg's decoding threads (None: as many as there are cores; the window's
+        analysis decodes on one, to leave the CPU to the player and the window)."""
         super().__init__()
         self.path = Path(path)
+        self.threads = threads
         self.name = self.path.name
         if not self.path.exists():
             raise SourceError(f"{self.path}: no such file")
@@ -372,7 +378,7 @@ class FileSource(VideoSource):
         reasons = []
         for kind in (("pyav", "opencv") if which == "auto" else (which,)):
             try:
-                return _PyAVDecoder(self.path) if kind == "pyav" else _OpenCVDecoder(self.path)
+                return _PyAVDecoder(self.path, self.threads) if kind == "pyav" else _OpenCVDecoder(self.path)
             except _CannotOpen as e:
                 reasons.append(str(e))
         raise SourceError(f"{self.path}: not a video this program can read ({reasons[0]}). If it plays "
@@ -854,13 +860,14 @@ def is_live_spec(spec) -> bool:
 
 
 def open_source(spec: str | Path | int, camera_size: tuple[int, int] | None = None,
-                camera_fps: float | None = None) -> VideoSource:
+                camera_fps: float | None = None, decoder_threads: int | None = None) -> VideoSource:
     """A camera (an index: 0, 1, ...; `camera_size` and `camera_fps` are requested from it), a
-    network stream URL, a folder of images or a video file (`source_kind` decides which)."""
+    network stream URL, a folder of images or a video file (`source_kind` decides which;
+    `decoder_threads` for a file: see FileSource)."""
     kind = source_kind(spec)
     if kind == "camera":
         width, height = camera_size or (None, None)
         return CameraSource(int(spec), width, height, camera_fps)
     if kind == "stream":
         return StreamSource(spec)
-    return ImageFolderSource(Path(spec)) if kind == "folder" else FileSource(Path(spec))
+    return ImageFolderSource(Path(spec)) if kind == "folder" else FileSource(Path(spec), threads=decoder_threads)

@@ -135,7 +135,8 @@ class _Worker(QThread):
                                        progress=lambda stage, description, total, work: work(tick),
                                        on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token,
                                        on_times=lambda times: self.times.emit(list(times)),
-                                       need_spatial=True)  # the heatmap can be turned on at any time
+                                       need_spatial=True,  # the heatmap can be turned on at any time
+                                       decoder_threads=1)  # the CPU's other core is the player's and the window's
         if cached:
             self.windows.emit(list(result.windows))
         self.progress.emit(result.frame_count)

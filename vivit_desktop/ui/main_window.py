@@ -504,7 +504,7 @@ class MainWindow(QMainWindow):
         if self._steps:
             self._steps.pop(0)()
             if self._steps:
-                QTimer.singleShot(0, self._next_step)
+                QTimer.singleShot(1, self._next_step)  # a timer, not 0 (a posted call): the loop repaints between
 
     def _draw_ethogram(self) -> None:
         ws = self.workspace

@@ -85,8 +85,11 @@ def fit_axis_title(plot: pg.PlotWidget, title: str, short: str) -> None:
 
 def _cached(curve: pg.PlotDataItem) -> pg.PlotDataItem:
     """A curve kept as a pixmap between data changes: the cursor moving over it (every frame or
-    two while playing) then repaints in ~1 ms instead of redrawing every segment (~4 ms)."""
+    two while playing) then repaints in ~1 ms instead of redrawing every segment (~4 ms). And
+    drawn from at most a few points per pixel (each pixel's minimum and maximum, so no peak is
+    lost): a 30-minute video's 54 000 frames made a redraw ~120 ms."""
     curve.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+    curve.setDownsampling(auto=True, method="peak")
     return curve
 
 
