@@ -342,6 +342,8 @@ class AttentionTrack(_TimePlot):
         super().__init__("attention", parent)
         self.curve = _cached(self.getPlotItem().plot([], [], pen=pg.mkPen((255, 150, 60), width=1)))
         self._values = np.zeros(0)
+        self._top = 0.0  # the y axis's top
+        self.getPlotItem().enableAutoRange(y=False)
 
     def describe(self, seconds: float) -> str:
         frame = self.frame_at(seconds)
@@ -354,6 +356,13 @@ class AttentionTrack(_TimePlot):
         self._values = values
         # frames no window covers yet are NaN: gaps, not a line at zero
         self.curve.setData(self.timebase.time(np.arange(len(values)) + self.offset), values, connect="finite")
+        # the y axis to the next 0.05 above the highest value, set only when that changes: letting
+        # it follow every update redrew the axis at each (once a second while windows arrive)
+        finite = values[np.isfinite(values)] if len(values) else values
+        top = max(0.05, float(np.ceil(finite.max() / 0.05) * 0.05)) if len(finite) else 1.0
+        if top != self._top:
+            self._top = top
+            self.getPlotItem().setYRange(0, top, padding=0.02)
 
 
 def window_ticks(frames, most: int = 8) -> list[tuple[int, str]]:

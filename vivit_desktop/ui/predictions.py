@@ -106,6 +106,7 @@ class PredictionsPanel(QWidget):
         self.segments.setToolTip("Click a segment to seek to its start")
         self.segments.itemClicked.connect(lambda item: self.seek_requested.emit(item.data(Qt.UserRole)))
         self._shown_segments: list[dict] | None = None
+        self._ranked: list | None = None  # the ranking shown
         self.tabs = QTabWidget()
         self.tabs.addTab(self.segments, "Segments")
         self.tabs.addTab(form_box, "Post-processing")
@@ -151,6 +152,9 @@ class PredictionsPanel(QWidget):
         self.note.setVisible(bool(text))
 
     def set_ranking(self, ranked) -> None:
+        if ranked == self._ranked:
+            return  # each frame asks; the ranking changes with the window shown
+        self._ranked = list(ranked)
         if self.ranking.rowCount() != len(ranked):
             self.ranking.setRowCount(len(ranked))
         for row, (label, p) in enumerate(ranked):
