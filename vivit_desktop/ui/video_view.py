@@ -30,6 +30,8 @@ class VideoView(QWidget):
         self._message = "Open a video (File ▸ Open, or drop a file here)"
         self.show_overlay = True
         self.painted = 0
+        self._overlay_key = None  # what the cached overlay was drawn for
+        self._overlay = None  # (offset in the picture, image) of the overlay box
 
     def set_frame(self, image: np.ndarray) -> None:
         self._array = np.ascontiguousarray(image)
@@ -77,10 +79,36 @@ class VideoView(QWidget):
         target = self.image_rect()
         painter.drawImage(target, self._image)
         if self.show_overlay:
-            self._draw_overlay(painter, target)
+            overlay = self._overlay_image(target)
+            if overlay is not None:
+                painter.drawImage(overlay[0], overlay[1])
         self.painted += 1
 
-    def _draw_overlay(self, painter: QPainter, target: QRectF) -> None:
+    def _overlay_image(self, target: QRectF):
+        """(where, image) of the overlay box, drawn once per ranking, caption, state and size:
+        the ranking changes with the window shown, the frame under it 30 times a second (text
+        drawn at every frame was a good part of each repaint)."""
+        ratio = self.devicePixelRatioF()
+        key = (tuple(self._ranked[:5]), self._caption, self._state, round(target.width()), round(target.height()), ratio)
+        if key != self._overlay_key:
+            self._overlay_key = key
+            canvas = QImage(max(1, int(target.width() * ratio)), max(1, int(target.height() * ratio)),
+                            QImage.Format_ARGB32_Premultiplied)
+            canvas.setDevicePixelRatio(ratio)
+            canvas.fill(Qt.transparent)
+            painter = QPainter(canvas)
+            box = self._draw_overlay(painter, QRectF(0, 0, target.width(), target.height()))
+            painter.end()
+            if box is None:
+                self._overlay = None
+            else:
+                pixels = QRectF(box.left() * ratio, box.top() * ratio, box.width() * ratio, box.height() * ratio)
+                self._overlay = (box.topLeft(), canvas.copy(pixels.toAlignedRect()))
+        if self._overlay is None:
+            return None
+        return target.topLeft() + self._overlay[0], self._overlay[1]
+
+    def _draw_overlay(self, painter: QPainter, target: QRectF) -> QRectF | None:
         painter.setRenderHint(QPainter.Antialiasing)
         size = max(9.0, min(18.0, target.height() / 26))
         font = QFont(self.font())
@@ -94,7 +122,7 @@ class VideoView(QWidget):
         pad = 8
         lines = len(rows) + (1 if self._caption or self._state else 0)
         if not lines:
-            return
+            return None
         text = f"{self._caption}  [{self._state}]" if self._state else self._caption
         # wide enough for the caption too (within the picture)
         width = max(label_w + bar_w + 70, min(metrics.horizontalAdvance(text), target.width() - 20 - 2 * pad))
@@ -122,3 +150,4 @@ class VideoView(QWidget):
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(QRectF(bar.right() + 6, y, 60, line), Qt.AlignVCenter, f"{p:.0%}")
             y += line
+        return box
