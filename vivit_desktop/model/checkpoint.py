@@ -7,6 +7,7 @@ and says what is wrong and what to do.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -171,10 +172,21 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu", variant:
     with torch.device("meta"):
         model = ViViT(card.arch, card, init="none")
     check_state_dict(model, state, weights)
-    model = model.to_empty(device="cpu")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    model = materialise(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval()
     return model.to(device)
+
+
+def materialise(model, state: dict):
+    """A model built on the meta device given its weights (checked by `check_state_dict`): they
+    are assigned, not copied into allocated tensors (`to_empty` imported sympy through torch's
+    symbolic shapes, ~500 modules and ~0.8 s holding the GIL on the thread loading a model while
+    the window played). Anything the weights do not hold is allocated as `to_empty` does."""
+    model.load_state_dict(state, assign=True)
+    if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        model = model.to_empty(device="cpu")
+        model.load_state_dict(state)
+    return model
 
 
 def save_model(model, path: str | Path, *, overwrite: bool = False, card: ModelCard | None = None) -> tuple[Path, Path]:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from ..errors import VivitError
 
-from .checkpoint import CheckpointError, check_state_dict, read_state_dict
+from .checkpoint import CheckpointError, check_state_dict, materialise, read_state_dict
 from .config import (
     FACTORISED_DOT_PRODUCT,
     FACTORISED_ENCODER,
@@ -280,8 +280,7 @@ def import_hf_vivit(directory: str | Path):
     with torch.device("meta"):
         model = ViViT(config, card, init="none")
     check_state_dict(model, native, directory)
-    model = model.to_empty(device="cpu")
-    model.load_state_dict({k: v.float() for k, v in native.items()})
+    model = materialise(model, {k: v.float() for k, v in native.items()})
     return model.eval()
 
 

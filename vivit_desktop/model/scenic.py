@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoint import CheckpointError, check_state_dict
+from .checkpoint import CheckpointError, check_state_dict, materialise
 from .config import (
     ATTENTION_ORDERS,
     FACTORISED_DOT_PRODUCT,
@@ -540,8 +540,7 @@ def import_scenic(path: str | Path, *, num_frames: int | None = None, image_size
     with torch.device("meta"):
         model = ViViT(config, card, init="none")
     check_state_dict(model, state, path)
-    model = model.to_empty(device="cpu")
-    model.load_state_dict(state)
+    model = materialise(model, state)
     return model.eval()
 
 

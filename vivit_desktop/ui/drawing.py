@@ -11,9 +11,15 @@ from .. import catalog
 def draw_run(tracks, run, workspace, classes=None) -> None:
     """A run's timeline and attention track (empty for None, or before its first window).
     `classes`: the class indices to draw as curves (None: the timeline's default choice)."""
+    draw_timeline(tracks, run, workspace, classes)
+    draw_attention_track(tracks, run)
+
+
+def draw_timeline(tracks, run, workspace, classes=None) -> None:
+    """The axis, the caption and the timeline's curves of a run (`draw_run`'s first half: the
+    window draws the halves in separate passes of its event loop)."""
     if run is None:  # nothing open: no data, no caption, no axis of the previous clip
         tracks.timeline.set_probs(None, ())
-        tracks.attention.set_values(np.zeros(0))
         tracks.caption.setText("")
         tracks.set_extent(30.0, 30)
         tracks.set_playhead(0)
@@ -28,13 +34,17 @@ def draw_run(tracks, run, workspace, classes=None) -> None:
                            f"{run.name}: loading…")
     if result is None:
         tracks.timeline.set_probs(None, ())
-        tracks.attention.set_values(np.zeros(0))
         return
     probs = result.smoothed_probs()
     if classes is not None:
         classes = [k for k in classes if 0 <= k < probs.shape[1]]
     tracks.timeline.set_probs(probs, result.card.qualified_labels, classes)
-    tracks.attention.set_values(result.frame_attention())
+
+
+def draw_attention_track(tracks, run) -> None:
+    """A run's per-frame attention track (`draw_run`'s second half)."""
+    result = run.result() if run is not None else None
+    tracks.attention.set_values(result.frame_attention() if result is not None else np.zeros(0))
 
 
 def draw_window_attention(bars, workspace) -> None:

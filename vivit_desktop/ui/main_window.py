@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QMainWind
 from ..engine.sources import VIDEO_SUFFIXES, source_kind
 from ..paths import app_root
 from . import actions
-from .drawing import draw_run, draw_window_attention
+from .drawing import draw_attention_track, draw_run, draw_timeline, draw_window_attention
 from .ethogram import Ethogram
 from .exports import Exports
 from .model_dialogs import ModelDialogs, column_title
@@ -489,8 +489,11 @@ class MainWindow(QMainWindow):
         self._plots_at = now
         self._dirty = False
         picked = self.ethogram.picked()
-        steps = [lambda i=i, run=run, tracks=tracks: draw_run(tracks, run, ws, picked if i == 0 else None)
-                 if run in ws.runs else None for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks))]
+        steps = []
+        for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks)):
+            steps += [lambda i=i, run=run, tracks=tracks: draw_timeline(tracks, run, ws, picked if i == 0 else None)
+                      if run in ws.runs else None,
+                      lambda run=run, tracks=tracks: draw_attention_track(tracks, run) if run in ws.runs else None]
         steps += [self._draw_ethogram, self._draw_segments]
         if staged:
             self._steps = steps
