@@ -320,6 +320,8 @@ def test_compare_with_names_models_as_the_models_menu_does(window, qtbot):
     names = [a.text() for a in compare.actions() if "camera-motion-fe" in a.text()]
     assert len(names) == 1 and names[0].startswith("Model 2: factorised encoder — camera-motion-fe")
     assert names[0] in listed
+    shipped = [a.text()[:7] for a in compare.actions() if "camera-motion-" in a.text()]
+    assert shipped == sorted(shipped)  # "Model 2", "Model 3", "Model 4": the paper's order, as the menu above
 
 
 def test_the_window_attention_names_each_frame_once_where_a_window_repeats_frames(window, qtbot, clip):

@@ -102,7 +102,7 @@ class ModelsMenu:
             mine = menu.addMenu(YOURS)
             mine.addAction("(none yet: Import checkpoint… or Get models…)").setEnabled(False)
         compare = menu.addMenu("Compare with")
-        for entry in entries:
+        for entry in [e for members in groups(entries).values() for e in members]:  # as the menu above orders them
             if entry is current:
                 continue  # comparing a model with itself draws the same tracks twice
             action = compare.addAction(model_title(entry))
