@@ -151,11 +151,10 @@ class AnalysisResult:
     @property
     def timebase(self) -> Timebase:
         """Frame numbers to seconds: the decoder's timestamps on a variable-rate video."""
-        times = self.frame_times
-        if times is None or len(times) != self.frame_count:
-            return Timebase(self.fps) if times is None else Timebase.from_times(self.fps, times[:self.frame_count])
-        if self._timebase is None:
-            self._timebase = Timebase.from_times(self.fps, times)
+        if self._timebase is None:  # (asked for every frame shown: made once)
+            times = self.frame_times
+            self._timebase = (Timebase(self.fps) if times is None
+                              else Timebase.from_times(self.fps, times[:self.frame_count]))
         return self._timebase
 
     @property
@@ -211,7 +210,7 @@ class AnalysisResult:
         big = np.iinfo(np.int64).max // 4
         before = np.where(np.arange(sampled.shape[1]) == 0, -big, np.roll(sampled, 1, axis=1))
         before = np.where(before == sampled, -big, before)  # a repeat: look further back
-        before = np.maximum.accumulate(np.where(before == -big, -big, before), axis=1)
+        before = np.maximum.accumulate(before, axis=1)
         after = np.where(np.arange(sampled.shape[1]) == sampled.shape[1] - 1, big, np.roll(sampled, -1, axis=1))
         after = np.where(after == sampled, big, after)
         after = np.minimum.accumulate(after[:, ::-1], axis=1)[:, ::-1]

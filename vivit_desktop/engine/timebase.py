@@ -71,17 +71,5 @@ class Timebase:
             out = np.where(t > self.times[last], beyond, inside)
         return int(out) if out.ndim == 0 else out
 
-    def position(self, seconds):
-        """The inverse of `time`: a fractional frame number (between two frames' timestamps, as
-        far between them as `seconds` is), for drawing a time on an axis of frames."""
-        t = np.asarray(seconds, np.float64)
-        if self.times is None:
-            out = t * self.fps
-        else:
-            last = len(self.times) - 1
-            inside = np.interp(t, self.times, np.arange(last + 1, dtype=np.float64))
-            out = np.where(t > self.times[last], last + (t - self.times[last]) * self.fps, inside)
-        return float(out) if out.ndim == 0 else out
-
     def to_json(self) -> list[float] | None:
         return None if self.times is None else [round(float(t), 6) for t in self.times]

@@ -62,9 +62,9 @@ class MainWindow(QMainWindow):
         self.exports = Exports(self)
         self.model_dialogs = ModelDialogs(self)  # Get models…, Import checkpoint…, the card
         self.last_error = ""
-        self.last_question = ""
+        self.last_question = ""  # the last yes/no question asked (dialogs off: answered yes)
         self._heatmap_drawn = None  # the spatial map over the frame on screen
-        self._steps: list = []  # the rest of a redraw done a step per event-loop pass  # the last yes/no question asked (dialogs off: answered yes)
+        self._steps: list = []  # the rest of a redraw done a step per event-loop pass
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
         self._plots_at = 0.0  # when the plots were last redrawn
