@@ -390,7 +390,9 @@ class AnalysisResult:
         out = []
         if self.ended_early:
             out.append(self.ended_early)
-        elif self.claimed_frame_count and self.frame_count + self.frames_skipped < self.claimed_frame_count * 0.98:
+        elif (self.claimed_frame_count and self.frame_count + self.frames_skipped < self.claimed_frame_count * 0.98
+              and self.duration < self.claimed_frame_count / self.fps * 0.98):  # (a variable-rate file's frames
+            # are fewer than its duration × its rate, and all there when they last that long)
             out.append(f"decoding stopped after {self.frame_count} of the {self.claimed_frame_count} frames the "
                        "container claims: the file is truncated or damaged, or its header is wrong")
         if self.frames_skipped:
