@@ -155,7 +155,7 @@ def summary(window, video: Path, first, gaps) -> list[str]:
     latencies = [w.latency_s * 1000 for w in run.windows] if run else []
     stalls = np.array(gaps) - 5.0
     lines = [f"video: {video.name} {window.workspace.info.width}x{window.workspace.info.height} at {window.workspace.info.fps:.0f} fps; "
-             f"model {run.name if run else '-'} on {run.predictor.device if run and run.predictor else '-'}",
+             f"model {run.name if run else '-'} on {run.device_info.device if run and run.device_info else '-'}",
              f"displayed: {painted / elapsed:.1f} fps over {elapsed:.1f} s",
              f"event-loop stall: max {stalls.max():.1f} ms, p99 {np.percentile(stalls, 99):.1f} ms "
              f"({len(gaps)} ticks of a 5 ms timer)",

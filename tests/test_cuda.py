@@ -202,7 +202,7 @@ def test_switching_the_window_to_the_gpu_and_back(qtbot, tmp_path, monkeypatch):
             menu = next(m for m in w.models_menu.findChildren(QMenu) if m.title() == "Device")
             next(a for a in menu.actions() if a.text().lower().startswith(device)).trigger()
             qtbot.waitUntil(lambda: w.workspace.primary is not None and w.workspace.primary.complete, timeout=120000)
-            assert w.workspace.primary.predictor.device.type == device
+            assert w.workspace.primary.device_info.device_type == device
             probs = np.stack([x.probs for x in w.workspace.primary.windows])
             assert np.isfinite(probs).all() and np.allclose(probs.sum(1), 1, atol=1e-3)
     finally:

@@ -1,11 +1,13 @@
-"""One model's analysis of the open source, on a worker thread of its own.
+"""One model's analysis of the open source.
 
-A run loads its model, then either analyses a file ahead of the playhead (engine.service's
-`analyse_video`, which `vivit-desktop analyze` runs too: windows arrive in batches, a finished
-analysis goes to the sidecar cache and comes back from it at once next time) or, for a camera or
-stream, owns a `LiveRunner` that the reader feeds. `cancel()` cancels the worker's CancelToken.
-Workers only emit signals; the results live here, on the GUI thread, and are appended when the
-signals arrive.
+A file is analysed ahead of the playhead in an analysis process (engine.remote, running
+engine.service's `analyse_video`, which `vivit-desktop analyze` runs too: windows arrive in
+batches, a finished analysis goes to the sidecar cache and comes back from it at once next time);
+a worker thread here turns its messages into signals. The process shares no interpreter lock
+with the window, so the model never delays a repaint. For a camera or stream the worker loads
+the model in this process, for a `LiveRunner` that the reader feeds. `cancel()` cancels the
+worker's CancelToken (passed on to the process). Workers only emit signals; the results live
+here, on the GUI thread, and are appended when the signals arrive.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,27 +22,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..cancel import Cancelled, CancelToken
-from ..engine.analysis import WindowSettings
+from ..cancel import CancelToken
 from ..engine.postprocess import PostProcessing
 from ..engine.results import AnalysisResult, WindowResult
 from ..engine.timebase import Timebase
-from ..errors import VivitError, one_line
+from ..errors import one_line
 from . import collector
 
 log = logging.getLogger(__name__)
-
-
-def _yield_to_the_window() -> None:
-    """Linux: this thread, and the threads it starts (PyTorch's), at nice 10, so that on a busy
-    machine the window and the player get the CPU first and the analysis takes the rest (on two
-    cores the analysis otherwise delays repaints; bench/bench_gui.py). A nice value is per thread
-    on Linux only; elsewhere nothing changes."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except OSError:
-            pass
 
 
 @dataclass(frozen=True)
@@ -62,21 +49,21 @@ class RunRequest:
 
 @dataclass
 class LoadedModel:
-    model: object
+    card: object  # ModelCard
     sha256: str
     description: str
 
-    @property
-    def card(self):
-        return self.model.card
-
 
 class _Worker(QThread):
-    model_loaded = Signal(object, object)  # LoadedModel, Predictor
+    """Files: hands the request to an analysis process (engine.remote) and turns its messages
+    into signals. Live sources: loads the model here, for the run's LiveRunner."""
+
+    model_loaded = Signal(object, object)  # LoadedModel, PredictorInfo or (live) the Predictor
     windows = Signal(list)  # [WindowResult], in order
     times = Signal(list)  # the timestamps of the frames decoded since the last, before their windows
     progress = Signal(int)  # frames decoded so far
-    done = Signal(object)  # the finished AnalysisResult (files), or None (cancelled)
+    device = Signal(object)  # PredictorInfo, as it changes (GPU memory)
+    done = Signal(object)  # (the finished AnalysisResult, from the cache?) (files), or None (cancelled)
     failed = Signal(str)
 
     def __init__(self, request: RunRequest, parent=None) -> None:
@@ -84,63 +71,90 @@ class _Worker(QThread):
         self.setObjectName("vivit-analysis")
         self.request = request
         self.token = CancelToken()
-        self.predictor = None
+        self.process = None  # the engine.remote.AnalysisProcess analysing the file
 
     def run(self) -> None:
-        _yield_to_the_window()
+        if self.request.source is None:
+            self._load_for_live()
+        else:
+            self._analyse_file()
+
+    def _load_for_live(self) -> None:
         from .. import catalog
         from ..engine.predictor import Predictor
-        from ..engine.windows import default_hop
 
         request = self.request
         try:
             with collector.paused():  # a model's objects: built without full collections stalling the window
                 model, sha, description = catalog.load(request.model)
-                self.predictor = Predictor(model, device=request.device, leave_a_core=True,
-                                           precision=request.precision)
-            if not request.hop:
-                self.request = request = dataclasses.replace(request, hop=default_hop(model.card))
+                predictor = Predictor(model, device=request.device, leave_a_core=True, precision=request.precision)
         except Exception as e:  # noqa: BLE001 - any load failure is the user's to see
-            self.failed.emit(f"cannot load the model {request.model or '(default)'}: {e}")
+            self.failed.emit(f"cannot load the model {request.model or '(default)'}: {one_line(e)}")
             return
-        loaded = LoadedModel(model, sha, description)
-        self.model_loaded.emit(loaded, self.predictor)
-        if request.source is None:
-            return  # live: the run's LiveRunner does the rest
-        try:
-            self._analyse_file(loaded)
-        except Cancelled:
-            self.done.emit(None)
-        except Exception as e:  # noqa: BLE001 - a signal, never a silent thread death
-            if isinstance(e, (VivitError, ValueError, OSError)):  # the file's or the model's fault: its message says it
-                log.info("analysis of %s failed: %s", request.source, e)
-            else:  # a bug: its traceback goes to the log
-                log.exception("analysis failed")
-            self.failed.emit(f"analysis of {request.source.name} failed: {one_line(e)}")
+        self.model_loaded.emit(LoadedModel(model.card, sha, description), predictor)
 
-    def _analyse_file(self, loaded: LoadedModel) -> None:
-        from ..engine.service import analyse_video
+    def _analyse_file(self) -> None:
+        from ..engine.remote import AnalysisRequest, ProcessDied, processes
 
         request = self.request
-        decoded = 0
+        try:
+            process = self.process = processes.acquire()
+        except Exception as e:  # noqa: BLE001 - cannot start a process: out of memory, a broken install
+            log.exception("cannot start the analysis process")
+            self.failed.emit(f"cannot start the analysis process: {one_line(e)}")
+            return
+        ended = False  # the child said how the job ended: it can take another
+        try:
+            process.send(("analyse", AnalysisRequest(
+                request.model, request.source, request.device, request.precision, request.hop, request.use_cache,
+                environment=dict(os.environ))))
+            asked_to_stop = False
+            while True:
+                if self.token.cancelled and not asked_to_stop:
+                    process.send(("cancel",))
+                    asked_to_stop = True
+                message = process.receive(0.05)
+                if message is None:
+                    continue
+                kind = message[0]
+                if kind == "model":
+                    _, card, sha, description, info = message
+                    self.model_loaded.emit(LoadedModel(card, sha, description), info)
+                elif kind == "times":
+                    self.times.emit(message[1])
+                elif kind == "windows":
+                    self.windows.emit(message[1])
+                    self.device.emit(message[2])
+                elif kind == "progress":
+                    self.progress.emit(message[1])
+                elif kind == "done":
+                    ended = True
+                    result, cached = message[1], message[2]
+                    if cached:
+                        self.windows.emit(list(result.windows))
+                    self.progress.emit(result.frame_count)
+                    self.done.emit((result, cached))
+                    return
+                elif kind == "cancelled":
+                    ended = True
+                    self.done.emit(None)
+                    return
+                elif kind == "failed":
+                    ended = True
+                    self.failed.emit(message[1])
+                    return
+        except (ProcessDied, OSError) as e:
+            if not self.token.cancelled:
+                self.failed.emit(f"analysis of {request.source.name} failed: {one_line(e)}")
+        finally:
+            processes.release(process, reusable=ended)
+            self.process = None
 
-        def tick(n: int) -> None:
-            nonlocal decoded
-            decoded += n
-            if decoded % 8 == 0:
-                self.progress.emit(decoded)
-
-        result, cached = analyse_video(request.source, self.predictor, loaded.sha256,
-                                       WindowSettings(hop=request.hop, batch_size=4), use_cache=request.use_cache,
-                                       progress=lambda stage, description, total, work: work(tick),
-                                       on_windows=lambda batch: self.windows.emit(list(batch)), cancel=self.token,
-                                       on_times=lambda times: self.times.emit(list(times)),
-                                       need_spatial=True,  # the heatmap can be turned on at any time
-                                       decoder_threads=1)  # the CPU's other core is the player's and the window's
-        if cached:
-            self.windows.emit(list(result.windows))
-        self.progress.emit(result.frame_count)
-        self.done.emit(result)
+    def kill(self) -> None:
+        """End the analysis process now (the window is closing and will not wait for a batch)."""
+        process = self.process
+        if process is not None:
+            process.kill()
 
 
 @dataclass
@@ -169,12 +183,14 @@ class AnalysisRun(QObject):
         super().__init__(parent)
         self.request = request
         self.loaded: LoadedModel | None = None
-        self.predictor = None
+        self.predictor = None  # live runs: the Predictor their LiveRunner feeds (files: in the analysis process)
+        self._device_info = None  # files: the analysis process's PredictorInfo
         self.windows: list[WindowResult] = []
         self.frame_count = request.frame_count or 0
         self.frame_times: list[float] = []  # each decoded frame's timestamp (files)
         self.decoded = 0
         self.complete = False
+        self.cached = False  # a finished file analysis read from the sidecar cache (no inference ran)
         self.post = PostProcessing()
         self.live = LiveStats()
         self._runner = None
@@ -186,6 +202,7 @@ class AnalysisRun(QObject):
         self._worker.windows.connect(self._on_windows)
         self._worker.times.connect(self._on_times)
         self._worker.progress.connect(self._on_progress)
+        self._worker.device.connect(self._on_device)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self.errored)
         self._live_bridge.connect(self._on_live)  # LiveRunner calls back on its own thread
@@ -194,7 +211,11 @@ class AnalysisRun(QObject):
 
     # -- worker side, delivered on the GUI thread ------------------------------------------------
     def _on_model(self, loaded: LoadedModel, predictor) -> None:
-        self.loaded, self.predictor = loaded, predictor
+        self.loaded = loaded
+        if self.request.source is None:
+            self.predictor = predictor
+        else:
+            self._device_info = predictor
         if not self.request.hop:
             from ..engine.windows import default_hop
 
@@ -218,13 +239,17 @@ class AnalysisRun(QObject):
     def _on_times(self, times: list) -> None:
         self.frame_times.extend(times)
 
+    def _on_device(self, info) -> None:
+        self._device_info = info
+
     def _on_progress(self, decoded: int) -> None:
         self.decoded = decoded
         self.progress.emit(decoded, self.request.frame_count or 0)
 
-    def _on_done(self, result) -> None:
-        if result is None:
+    def _on_done(self, outcome) -> None:
+        if outcome is None:
             return
+        result, self.cached = outcome
         self.frame_count = result.frame_count
         if result.frame_times is not None:
             self.frame_times = list(result.frame_times)
@@ -254,6 +279,15 @@ class AnalysisRun(QObject):
     @property
     def card(self):
         return self.loaded.card if self.loaded else None
+
+    @property
+    def device_info(self):
+        """The predictor's device and precision (engine.remote.PredictorInfo), None until loaded."""
+        if self.predictor is not None:
+            from ..engine.remote import PredictorInfo
+
+            return PredictorInfo.of(self.predictor)
+        return self._device_info
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -340,9 +374,13 @@ class AnalysisRun(QObject):
             self._runner = None
 
     def stop(self, wait_ms: int = 10000) -> bool:
-        """Cancel and wait for the worker to end."""
+        """Cancel and wait for the worker to end; a file's analysis process that has not
+        stopped by then is ended."""
         self.cancel()
-        return self._worker.wait(wait_ms)
+        if self._worker.wait(wait_ms):
+            return True
+        self._worker.kill()
+        return self._worker.wait(1000)
 
     @property
     def running(self) -> bool:

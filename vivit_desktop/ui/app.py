@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # waiting for one (or for the interpreter to tear torch and Qt down) kept the process
         # alive for seconds: end now. Caches and exports are written atomically, and a
         # temporary left behind is swept by the next run.
+        from ..engine.remote import processes
+
+        processes.shutdown()  # the analysis processes: ended, not waited for (their caches are atomic too)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

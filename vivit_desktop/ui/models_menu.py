@@ -73,7 +73,7 @@ class ModelsMenu:
             menu.addAction(workspace.engine_error and "The engine failed to load: see Help ▸ About"
                            or "Loading the engine…").setEnabled(False)
             return
-        from ..engine.predictor import device_available
+        from ..engine.remote import processes
 
         entries = [e for e in catalog.checkpoints() if e.usable]
         current = self.current_entry(entries)
@@ -133,6 +133,9 @@ class ModelsMenu:
                 action.setCheckable(True)
                 action.setChecked(value == current_value)
                 if value in ("cuda", "mps"):
-                    action.setEnabled(device_available(value))
+                    available = processes.device_available(value)
+                    action.setEnabled(available is not False)  # None: not known yet (the engine is starting)
+                    if available is None:
+                        action.setToolTip("Not checked yet: the analysis process is starting")
                 action.triggered.connect(lambda checked=False, v=value, s=setter: s(v))
                 sub_group.addAction(action)

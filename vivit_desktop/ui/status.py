@@ -52,7 +52,7 @@ class StatusPanel:
         if shown.state == "short clip":
             return "short clip: shorter than the model's window"
         if run is not None and run.complete:
-            return shown.state or "analysed"
+            return shown.state or ("analysed (earlier: from the cache)" if run.cached else "analysed")
         if run is not None and run.card is None:
             return "loading the model…"
         if run is not None and not shown.state:
@@ -66,7 +66,7 @@ class StatusPanel:
         labels = self.labels
         labels["model"].setText(f"Model: {run.title}" if run is not None else "Model: —")
         labels["model"].setToolTip(run.loaded.description if run is not None and run.loaded else "")
-        predictor = run.predictor if run is not None else None
+        predictor = run.device_info if run is not None else None
         labels["device"].setText(f"Device: {predictor.device}, {predictor.precision_used}" if predictor is not None
                                  else f"Device: {workspace.settings.device}")
         labels["device"].setToolTip(f"Inference device and precision: {predictor.precision_note}"
@@ -81,11 +81,7 @@ class StatusPanel:
         labels["frame"].setText(f"Frame {workspace.playhead}" if workspace.info is not None else "")
         labels["fps"].setText(f"Display: {workspace.display_fps():.1f} fps")
         labels["dropped"].setText(f"Dropped: {run.live.dropped}" if run is not None and workspace.is_live else "")
-        gpu = ""
-        if predictor is not None and predictor.device.type == "cuda":
-            import torch
-
-            gpu = f"GPU: {torch.cuda.memory_allocated(predictor.device) / 2**20:.0f} MiB"
-        labels["gpu"].setText(gpu)
+        labels["gpu"].setText(f"GPU: {predictor.gpu_mib:.0f} MiB" if predictor is not None and predictor.gpu_mib is not None
+                              else "")
         if run is not None and run.complete:
             self.progress.hide()

@@ -3,8 +3,10 @@ its reader, the analysis runs, the playhead and the settings. It emits what chan
 draw and forward the user's intent; questions (`is_live`, `prediction_at(frame)`) are asked
 here, so tests and the window agree on one answer.
 
-PyTorch is imported on a thread of its own when the workspace starts (`engine_ready` when
-done): the window appears at once, and a source opened before then waits for the engine."""
+The engine is imported on a thread of its own when the workspace starts (`engine_ready` when
+done), and an analysis process (engine.remote) is started, which imports PyTorch for the files'
+analyses: the window appears at once and a file plays while its model loads. This process
+imports torch only for a camera or stream (the live worker, on its thread)."""
 
 from __future__ import annotations
 
@@ -44,8 +46,11 @@ class _EngineLoader(QThread):
 
     def run(self) -> None:
         try:
+            from ..engine.remote import processes
+
+            processes.prewarm()  # the analysis process imports torch for the first file
             with collector.paused():
-                from . import analysis  # noqa: F401 - torch, the model, the predictor
+                from . import analysis  # noqa: F401 - the engine, without torch (only a live source needs it here)
                 from .. import zoo  # noqa: F401
         except Exception as e:  # noqa: BLE001 - a broken install: said in the window, not a crash
             log.exception("engine import failed")
