@@ -171,8 +171,10 @@ def test_picking_a_class_draws_its_curve_in_the_colour_of_its_name(ethogram, qtb
     assert timeline.shown[-1] == "eating spaghetti"
     curve = timeline.curves[len(default)]
     x, y = curve.getData()
-    assert len(y) == len(probs)
-    np.testing.assert_array_equal(y[300:], probs[300:, SPAGHETTI])
+    assert len(y) <= 2 * timeline.columns() < len(probs)  # at most two points a pixel column
+    analysed = probs[300:, SPAGHETTI]
+    assert np.nanmax(y) == analysed.max() and np.nanmin(y) == analysed.min()  # no peak lost
+    assert np.isnan(y[0]) and x[-1] == pytest.approx((len(probs) - 1) / 30.0)  # the unanalysed start a gap; to the end
     legend_names = [label.text for _, label in timeline.legend.items]
     assert legend_names[-1] == "eating spaghetti"
     colour = class_colour(SPAGHETTI)
@@ -234,7 +236,9 @@ def test_frames_not_analysed_are_grey_not_zero(ethogram, qtbot):
     timeline = Timeline()
     qtbot.addWidget(timeline)
     timeline.set_probs(probs, labels, [0])
-    assert np.isnan(timeline.curves[0].getData()[1][:1000]).all()
+    x, y = timeline.curves[0].getData()
+    step = 2 * 2000 / 30 / len(x)  # seconds a pixel column spans
+    assert np.isnan(y[x < 1000 / 30 - step]).all() and (y[x > 1000 / 30 + step] == 0).all()
 
 
 def test_a_three_frame_event_in_30_minutes_stays_visible(ethogram):
@@ -313,7 +317,7 @@ def test_the_timeline_legend_stays_compact(qtbot):
         assert legend.width() * legend.height() < 0.35 * plot.width() * plot.height(), count
         assert legend.width() < 0.6 * plot.width()
     assert timeline.legend.items[-1][1].text == f"+ {12 - Timeline.LEGEND_ENTRIES + 1} more"
-    assert len(timeline.shown) == 12 and all(len(curve.getData()[1]) == frames for curve in timeline.curves[:12])
+    assert len(timeline.shown) == 12 and all(len(curve.getData()[1]) > 0 for curve in timeline.curves[:12])
     # the hover lists every drawn class
     assert all(labels[k] in timeline.describe(10.0) for k in range(12))
     with pytest.raises(ValueError, match="out of range"):
@@ -386,3 +390,30 @@ def test_the_playhead_marks_the_instant_the_plots_cursor_marks(ethogram, qtbot):
         assert white, widget
         seconds = (np.mean(white) + shift - rect.left()) / pixels_per_frame / fps  # as the time axis reads x
         assert seconds == pytest.approx(timeline.cursor.value(), abs=1.5 / pixels_per_frame / fps)
+
+
+def test_a_curve_keeps_every_pixel_column_s_lowest_and_highest_value():
+    """The timeline's curves are reduced to the plot's pixel columns before drawing
+    (plots.envelope): checked against a loop over the columns, NaN gaps included."""
+    from vivit_desktop.ui.plots import envelope
+
+    rng = np.random.default_rng(3)
+    y = rng.random((1000, 3))
+    y[100:250] = np.nan  # not analysed yet
+    y[600, 1] = 5.0  # one frame's peak
+    x = np.arange(1000) / 30.0
+    xs, ys = envelope(x, y, 64)
+    assert len(xs) == 128 and ys.shape == (128, 3)
+    bounds = np.linspace(0, 1000, 65).astype(int)
+    for c in range(64):
+        part = y[bounds[c]:bounds[c + 1]]
+        low, high = ys[2 * c], ys[2 * c + 1]
+        if np.isnan(part).all():
+            assert np.isnan(low).all() and np.isnan(high).all()
+        else:
+            np.testing.assert_array_equal(low, np.nanmin(part, axis=0))
+            np.testing.assert_array_equal(high, np.nanmax(part, axis=0))
+        assert xs[2 * c] == x[bounds[c]] and xs[2 * c + 1] == x[bounds[c + 1] - 1]
+    assert np.nanmax(ys[:, 1]) == 5.0
+    short_x, short_y = envelope(x[:100], y[:100], 64)  # no more than two frames a column: as it is
+    assert short_y is y[:100] or np.array_equal(short_y, y[:100], equal_nan=True)

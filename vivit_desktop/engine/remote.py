@@ -119,16 +119,24 @@ def _serve(conn) -> None:
                 jobs.put((message[1], token))
 
     threading.Thread(target=listen, name="vivit-analysis-pipe", daemon=True).start()
-    from .. import catalog  # noqa: F401 - torch and the engine, imported while nobody waits
-    from . import service  # noqa: F401
-    from .predictor import device_available
+    broken = ""  # why the engine cannot be imported (a broken install): each job is told
+    try:
+        from .. import catalog  # noqa: F401 - torch and the engine, imported while nobody waits
+        from . import service  # noqa: F401
+        from .predictor import device_available
 
-    conn.send(("ready", {kind: device_available(kind) for kind in ("cuda", "mps")}))
+        conn.send(("ready", {kind: device_available(kind) for kind in ("cuda", "mps")}))
+    except Exception as e:  # noqa: BLE001 - said to the window, with the traceback on stderr
+        log.exception("the analysis engine cannot be imported")
+        broken = f"the analysis engine cannot be imported ({type(e).__name__}: {e}); reinstall the program"
 
     while True:
         request, token = jobs.get()
         try:
-            _analyse(request, token, conn.send)
+            if broken:
+                conn.send(("failed", broken, "load"))
+            else:
+                _analyse(request, token, conn.send)
         except (EOFError, OSError, BrokenPipeError):
             os._exit(0)
 
@@ -215,8 +223,9 @@ class AnalysisProcess:
         except (EOFError, OSError):
             self.process.join(1.0)
             code = self.process.exitcode
-            raise ProcessDied(f"the analysis process ended unexpectedly (exit code {code}; "
-                              "out of memory?)") from None
+            how = (f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}")
+            raise ProcessDied(f"the analysis process ended unexpectedly ({how}; out of memory? Its messages, "
+                              "if any, are on the terminal's error output)") from None
 
     @property
     def alive(self) -> bool:
