@@ -137,8 +137,8 @@ def main() -> int:
             longest = max(ms for ms, w, _ in slow if w == what)
             print(f"  {count:4d} x  longest {longest:6.1f} ms  {what}")
         shown_from = first[0][1] if first else 0.0
-        print("over 40 ms, when (s after the first frame): " + "; ".join(
-            f"{at - shown_from:.1f} {what} {ms:.0f} ms" for ms, what, at in slow if ms > 40))
+        print("over 25 ms, when (s after the first frame): " + "; ".join(
+            f"{at - shown_from:.1f} {what} {ms:.0f} ms" for ms, what, at in slow if ms > 25))
         tracked = Counter(type(o).__name__ for o in gc.get_objects(generation=2))
         print(f"objects a full collection walks: {sum(tracked.values())} (frozen: {gc.get_freeze_count()}); "
               "most: " + ", ".join(f"{name} {n}" for name, n in tracked.most_common(8)))

@@ -238,7 +238,9 @@ class Timeline(_TimePlot):
         self._more = pg.PlotDataItem([], [], pen=None)  # the legend's "+ n more" entry: no sample drawn
         self._legend_columns = 0
         self._make_legend(1)
-        self.curves: list[pg.PlotDataItem] = []  # a pool, grown on demand; curves past len(shown) are empty
+        # a pool, grown on demand; curves past len(shown) are empty. The default count made now,
+        # while the window opens: making them (~2 ms each) delayed the first results' redraw
+        self.curves: list[pg.PlotDataItem] = [_cached(item.plot([], [])) for _ in range(LEADING)]
         self.threshold = pg.InfiniteLine(0.0, angle=0, movable=True, pen=pg.mkPen((255, 200, 80), width=1, style=Qt.DashLine),
                                          label="threshold {value:.2f}",  # left-aligned: not cut off at the left
                                          labelOpts={"position": 0.02, "color": (255, 200, 80),
