@@ -90,6 +90,8 @@ def test_ending_the_processes_leaves_none_running(qtbot, tmp_path, checkpoint):
     qtbot.waitUntil(lambda: run.decoded > 0, timeout=60000)
     children = _analysis_children()
     assert children
+    pooled = processes.pids()
+    assert all(child.pid in pooled for child in children), (children, pooled)  # the app ends what it knows of
     processes.shutdown()
     for child in children:
         child.join(5)

@@ -236,8 +236,10 @@ class AnalysisProcess:
             self.conn.close()
         except OSError:
             pass
-        if self.process.is_alive():
-            self.process.kill()
+        try:
+            self.process.kill()  # (a process that has ended already: nothing happens)
+        except (OSError, ValueError):
+            pass
 
 
 class Processes:
@@ -291,8 +293,12 @@ class Processes:
 
     @property
     def count(self) -> int:
+        return len(self.pids())
+
+    def pids(self) -> set[int]:
+        """The process ids of the children, idle and busy."""
         with self._lock:
-            return len(self._idle) + len(self._busy)
+            return {p.process.pid for p in self._idle + list(self._busy)}
 
 
 processes = Processes()
