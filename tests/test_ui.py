@@ -234,7 +234,7 @@ def test_close_leaves_no_threads_behind(qtbot, tmp_path, models, clip):
     reader, runs = w.workspace.reader, list(w.workspace.runs) + list(w.workspace._retired)
     w.close()
     assert not reader.isRunning()
-    assert all(not run.running for run in runs)
+    assert all(not (run.running if hasattr(run, "running") else run.isRunning()) for run in runs)  # runs, and readers closing
     assert not [t for t in threading.enumerate() if t.name == "vivit-inference" and t.is_alive()]
 
 
@@ -440,3 +440,41 @@ def test_exporting_while_the_analysis_runs_asks_first_and_says_where_it_wrote(wi
     written = w.export_predictions("json", tmp_path / "whole.json")
     assert not questions and written == w.exports.last_written == [tmp_path / "whole.json"]
     assert str(tmp_path) in w.statusBar().currentMessage() and "whole.json" in w.statusBar().currentMessage()
+
+
+def test_a_kinetics_sized_result_is_prepared_off_the_window_s_thread(qtbot, tmp_path, monkeypatch):
+    """400 classes over a long video: the per-frame arrays (frames × 400), the smoothing, the
+    segments and the ethogram's rows are made on the window's worker thread, and drawn when
+    ready: the window's own thread never computes them (it took about a second a redraw)."""
+    from vivit_desktop.engine.results import AnalysisResult
+    from vivit_desktop.ui.main_window import PREPARE_CELLS
+
+    classes = 400
+    model = create_model("vivit_t16x2_fe", labels=[f"action {i}" for i in range(classes)], num_frames=8, image_size=32,
+                         depth=1, init="timm", temporal_depth=1, hidden_size=32, num_heads=2, mlp_dim=64)
+    model.card = model.card.replace(name="tiny-kinetics", frame_stride=1)
+    path = save_model(model, tmp_path / "tiny-kinetics")[0]
+    frames = PREPARE_CELLS // classes + 100
+    clip = make_clip(tmp_path / "long.avi", frames=frames, size=(48, 64), fps=25.0)
+    computed_on = []
+    original = AnalysisResult.frame_probs
+
+    def frame_probs(self):
+        if self._frame_probs is None:
+            computed_on.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(AnalysisResult, "frame_probs", frame_probs)
+    w = MainWindow(model=str(path), settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), show_dialogs=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.open_path(clip)
+        _analysed(w, qtbot, timeout=60000)
+        qtbot.waitUntil(lambda: w.ethogram.frames == frames and w.panel.segments.count() > 0
+                        and len(w.tracks[0].timeline.shown) > 0, timeout=10000)
+        assert len(w.ethogram.labels) == classes
+        assert computed_on and threading.main_thread().name not in computed_on, computed_on
+        assert all(name.startswith("vivit-prepare") for name in computed_on)
+    finally:
+        w.shutdown()

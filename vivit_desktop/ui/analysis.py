@@ -31,6 +31,13 @@ from . import collector
 
 log = logging.getLogger(__name__)
 
+# A result holding more numbers than this (frames × classes) is not post-processed on the
+# window's thread: the window prepares it on a worker thread (main_window.refresh) and the frame
+# shown reads the newest result so prepared. 400 classes over 30 minutes took about a second of
+# the window's thread each time windows arrived; 9 classes over 30 minutes or 400 over 20 s
+# take a few milliseconds.
+PREPARE_CELLS = 200_000
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -195,6 +202,7 @@ class AnalysisRun(QObject):
         self.live = LiveStats()
         self._runner = None
         self._result: AnalysisResult | None = None
+        self._processed: AnalysisResult | None = None  # the newest result whose post-processing is computed
         self._timebase: tuple[int, Timebase] | None = None  # (times it was made from, it)
         self._worker = _Worker(request)
         self._worker.finished.connect(self.ended)
@@ -326,6 +334,24 @@ class AnalysisRun(QObject):
                 model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post,
                 frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None)
         return self._result
+
+    def smoothed_at(self, index: int) -> np.ndarray | None:
+        """The post-processed probabilities of frame `index` of `result()` (classes,), or None
+        where no window covers it yet. A large result (over PREPARE_CELLS) is read only once
+        processed off this thread, so until then from the newest one that was: its windows
+        lag by at most a redraw, and if none was yet, None (the caller shows the window's own)."""
+        result = self.result()
+        if result is None:
+            return None
+        if result.processed() or result.frame_count * len(result.labels) <= PREPARE_CELLS:
+            self._processed = result
+        processed = self._processed
+        if processed is None or processed.post != result.post:
+            return None
+        smoothed = processed.smoothed_probs()
+        if 0 <= index < len(smoothed) and np.isfinite(smoothed[index]).all():
+            return smoothed[index]
+        return None
 
     @property
     def timebase(self) -> Timebase:

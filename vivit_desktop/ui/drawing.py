@@ -15,16 +15,17 @@ def draw_run(tracks, run, workspace, classes=None) -> None:
     draw_attention_track(tracks, run)
 
 
-def draw_timeline(tracks, run, workspace, classes=None) -> None:
+def draw_timeline(tracks, run, workspace, classes=None, result=None) -> None:
     """The axis, the caption and the timeline's curves of a run (`draw_run`'s first half: the
-    window draws the halves in separate passes of its event loop)."""
+    window draws the halves in separate passes of its event loop). `result`: the run's result
+    to draw (one the window prepared on its worker thread); None: `run.result()`."""
     if run is None:  # nothing open: no data, no caption, no axis of the previous clip
         tracks.timeline.set_probs(None, ())
         tracks.caption.setText("")
         tracks.set_extent(30.0, 30)
         tracks.set_playhead(0)
         return
-    result = run.result()
+    result = result if result is not None else run.result()
     frames = max(run.frame_count, workspace.frame_total)
     live = workspace.is_live
     tracks.set_extent(run.request.fps if live else workspace.timebase,
@@ -41,9 +42,9 @@ def draw_timeline(tracks, run, workspace, classes=None) -> None:
     tracks.timeline.set_probs(probs, result.card.qualified_labels, classes)
 
 
-def draw_attention_track(tracks, run) -> None:
+def draw_attention_track(tracks, run, result=None) -> None:
     """A run's per-frame attention track (`draw_run`'s second half)."""
-    result = run.result() if run is not None else None
+    result = result if result is not None else run.result() if run is not None else None
     tracks.attention.set_values(result.frame_attention() if result is not None else np.zeros(0))
 
 

@@ -9,6 +9,8 @@ repaint draws only the rows on screen."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
@@ -62,6 +64,87 @@ def pool(probs: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:
         if whole < bins:
             out[whole] = np.fmax.reduce(probs[whole * length:], axis=0)
     return out, edges
+
+
+@dataclass
+class Rows:
+    """What `compute_rows` makes of a result for the ethogram: numpy only, so the window makes it
+    on a thread of its own for a large result and hands it to `Ethogram.set_rows`."""
+
+    probs: np.ndarray  # (frames, classes)
+    labels: tuple[str, ...]
+    frame_labels: np.ndarray  # (frames, heads) int64
+    timebase: Timebase
+    offset: int
+    base: np.ndarray  # (classes, bins) uint8 colour index of the pooled maxima
+    base_edges: np.ndarray  # (bins + 1,) the bins' edges in samples
+    base_labelled: np.ndarray  # (classes, bins) a frame of the bin is labelled with the class
+    means: np.ndarray  # (classes,)
+    coverage: np.ndarray  # (classes,) share of frames labelled with the class
+    order: np.ndarray  # all classes, sorted: coverage, then mean, then index
+
+    @property
+    def frames(self) -> int:
+        return len(self.probs)
+
+
+def time_samples(timebase: Timebase, offset: int, frames: int) -> np.ndarray:
+    """The frames (relative to the data) on screen at evenly spaced times: one per nominal
+    frame interval, at most BASE_BINS × 4; a variable-rate video's image is drawn from them."""
+    start, end = timebase.time(offset), timebase.time(offset + max(frames, 1))
+    count = int(min(max(frames, round((end - start) * timebase.fps)), BASE_BINS * 4))
+    times = start + (np.arange(count) + 0.5) * (end - start) / count
+    return np.clip(timebase.shown_at(times) - offset, 0, frames - 1)
+
+
+def compute_rows(probs: np.ndarray | None, labels: tuple[str, ...], frame_labels: np.ndarray | None = None,
+                 timebase: Timebase | float = 30.0, offset: int = 0) -> Rows:
+    """The ethogram's rows for (frames, classes) probabilities (`Ethogram.set_data`'s
+    arguments): each class's row pooled to at most BASE_BINS bins, its labelled bins, and the
+    order of the rows. Raises ValueError for arrays of the wrong shape."""
+    labels = tuple(labels)
+    if probs is None or not probs.size:
+        probs = np.zeros((0, len(labels)), np.float32)
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[1] != len(labels):
+        raise ValueError(f"probs must be (frames, {len(labels)} classes), got {probs.shape}")
+    frames, classes = probs.shape
+    if frame_labels is None:
+        frame_labels = np.full(frames, -1)
+    frame_labels = np.asarray(frame_labels, np.int64)
+    if frame_labels.ndim == 1:
+        frame_labels = frame_labels[:, None]
+    if len(frame_labels) != frames:
+        raise ValueError(f"frame_labels has {len(frame_labels)} frames, probs {frames}")
+    if not isinstance(timebase, Timebase):
+        timebase = Timebase(float(timebase) if timebase and timebase > 0 else 30.0)
+    # the image's columns are time: on a variable-rate video, frames are first sampled at even
+    # times (each sample the frame on screen then), so the ethogram lines up with the plots
+    sampled, sampled_labels = probs, frame_labels
+    if frames and not timebase.constant:
+        sampled_frames = time_samples(timebase, int(offset), frames)
+        sampled, sampled_labels = probs[sampled_frames], frame_labels[sampled_frames]
+    if frames:
+        pooled, edges = pool(sampled, BASE_BINS)  # (bins, C) float32
+        base = np.ascontiguousarray(colour_index(pooled).T)  # (C, bins): a class's row is contiguous
+    else:
+        base, edges = np.zeros((classes, 0), np.uint8), np.zeros(1, np.int64)
+    means = class_means(probs)
+    # labelled frames: per class, the fraction of frames (coverage) and the bins holding any
+    bins = base.shape[1]
+    coverage = np.zeros(classes)
+    labelled = np.zeros((classes, bins), bool)
+    if bins:
+        bin_of_sample = np.repeat(np.arange(bins), np.diff(edges))
+        for head in sampled_labels.T:
+            valid = (head >= 0) & (head < classes)
+            labelled[head[valid], bin_of_sample[valid]] = True
+        for head in frame_labels.T:
+            valid = (head >= 0) & (head < classes)
+            coverage += np.bincount(head[valid], minlength=classes)[:classes]
+        coverage /= frames
+    order = np.lexsort((np.arange(classes), -means, -coverage))
+    return Rows(probs, labels, frame_labels, timebase, int(offset), base, edges, labelled, means, coverage, order)
 
 
 class Ethogram(QWidget):
@@ -158,53 +241,18 @@ class Ethogram(QWidget):
         """`timebase`: frame numbers to seconds (the workspace's; a frame rate for a constant-rate
         source). Columns are time, as the plots' x axis is: on a variable-rate video a frame held
         for a second is as wide as a second."""
-        labels = tuple(labels)
-        if probs is None or not probs.size:
-            probs = np.zeros((0, len(labels)), np.float32)
-        probs = np.asarray(probs)
-        if probs.ndim != 2 or probs.shape[1] != len(labels):
-            raise ValueError(f"probs must be (frames, {len(labels)} classes), got {probs.shape}")
-        frames, classes = probs.shape
-        if frame_labels is None:
-            frame_labels = np.full(frames, -1)
-        frame_labels = np.asarray(frame_labels, np.int64)
-        if frame_labels.ndim == 1:
-            frame_labels = frame_labels[:, None]
-        if len(frame_labels) != frames:
-            raise ValueError(f"frame_labels has {len(frame_labels)} frames, probs {frames}")
-        new_labels = labels != self.labels
-        self.probs, self.labels, self.frame_labels, self.frames = probs, labels, frame_labels, frames
-        if not isinstance(timebase, Timebase):
-            timebase = Timebase(float(timebase) if timebase and timebase > 0 else 30.0)
-        self.timebase, self.offset = timebase, int(offset)
+        self.set_rows(compute_rows(probs, labels, frame_labels, timebase, offset))
 
-        # the image's columns are time: on a variable-rate video, frames are first sampled at
-        # even times (each sample the frame on screen then), so the ethogram lines up with the plots
-        sampled, sampled_labels = probs, frame_labels
-        if frames and not self.timebase.constant:
-            sampled_frames = self._time_samples()
-            sampled, sampled_labels = probs[sampled_frames], frame_labels[sampled_frames]
-        if frames:
-            pooled, self._base_edges = pool(sampled, BASE_BINS)  # (bins, C) float32
-            self._base = np.ascontiguousarray(colour_index(pooled).T)  # (C, bins): a class's row is contiguous
-        else:
-            self._base, self._base_edges = np.zeros((classes, 0), np.uint8), np.zeros(1, np.int64)
+    def set_rows(self, rows: Rows) -> None:
+        """Show rows made by `compute_rows`."""
+        new_labels = rows.labels != self.labels
+        self.probs, self.labels, self.frame_labels, self.frames = rows.probs, rows.labels, rows.frame_labels, rows.frames
+        self.timebase, self.offset = rows.timebase, rows.offset
+        self._base, self._base_edges, self._base_labelled = rows.base, rows.base_edges, rows.base_labelled
         self._data_generation += 1
-        self.means = class_means(probs)
-        # labelled frames: per class, the fraction of frames (coverage) and the bins holding any
-        bins = self._base.shape[1]
-        self.coverage = np.zeros(classes)
-        self._base_labelled = np.zeros((classes, bins), bool)
-        if bins:
-            bin_of_sample = np.repeat(np.arange(bins), np.diff(self._base_edges))
-            for head in sampled_labels.T:
-                valid = (head >= 0) & (head < classes)
-                self._base_labelled[head[valid], bin_of_sample[valid]] = True
-            for head in frame_labels.T:
-                valid = (head >= 0) & (head < classes)
-                self.coverage += np.bincount(head[valid], minlength=classes)[:classes]
-            self.coverage /= frames
-        self._order = np.lexsort((np.arange(classes), -self.means, -self.coverage))
+        self.means, self.coverage, self._order = rows.means, rows.coverage, rows.order
+        classes = len(rows.labels)
+        labels = rows.labels
 
         if new_labels:
             self._picks, self._user_picked = leading_classes(self.means), False
@@ -301,14 +349,6 @@ class Ethogram(QWidget):
         rect = self.image_rect()
         start, end = self.span()
         return start + (x - rect.left()) * (end - start) / rect.width()
-
-    def _time_samples(self) -> np.ndarray:
-        """The frames (relative to the data) on screen at evenly spaced times: one per nominal
-        frame interval, at most BASE_BINS × 4; the image is drawn from them."""
-        start, end = self.span()
-        count = int(min(max(self.frames, round((end - start) * self.fps)), BASE_BINS * 4))
-        times = start + (np.arange(count) + 0.5) * (end - start) / count
-        return np.clip(self.timebase.shown_at(times) - self.offset, 0, self.frames - 1)
 
     @property
     def fps(self) -> float:

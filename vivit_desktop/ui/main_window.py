@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,9 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QMainWind
 from ..engine.sources import VIDEO_SUFFIXES, source_kind
 from ..paths import app_root
 from . import actions
+from .analysis import PREPARE_CELLS
 from .drawing import draw_attention_track, draw_run, draw_timeline, draw_window_attention
-from .ethogram import Ethogram
+from .ethogram import Ethogram, compute_rows
 from .exports import Exports
 from .model_dialogs import ModelDialogs, column_title
 from .models_menu import ModelsMenu
@@ -33,6 +35,7 @@ from .video_view import VideoView
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
+
 
 
 def icon_path() -> Path:
@@ -65,6 +68,9 @@ class MainWindow(QMainWindow):
         self.last_question = ""  # the last yes/no question asked (dialogs off: answered yes)
         self._heatmap_drawn = None  # the spatial map over the frame on screen
         self._steps: list = []  # the rest of a redraw done a step per event-loop pass
+        self._preparing = 0  # redraws whose results are being prepared on the worker thread
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vivit-prepare")
+        self._prepared.connect(self._start_steps)
         self.clean_exit = True  # False after a close that left a worker in a forward pass
         self._dirty = True
         self._plots_at = 0.0  # when the plots were last redrawn
@@ -480,8 +486,8 @@ class MainWindow(QMainWindow):
             steps, self._steps = self._steps, []
             for step in steps:
                 step()
-        if not self._dirty:
-            return
+        if not self._dirty or (staged and (self._preparing or self._steps)):
+            return  # (a redraw under way: the next tick after it takes what changed meanwhile)
         now = time.perf_counter()
         analysing = any(not run.complete for run in ws.runs) and not ws.is_live
         if analysing and now - self._plots_at < 1.0:
@@ -489,12 +495,48 @@ class MainWindow(QMainWindow):
         self._plots_at = now
         self._dirty = False
         picked = self.ethogram.picked()
+        results = [run.result() for run in ws.runs]  # what this redraw draws, whatever arrives meanwhile
+        primary = results[0] if results else None
+        timebase = (ws.primary.request.fps if ws.is_live else ws.timebase) if ws.primary is not None else 30.0
+        offset = ws.primary.frame_offset if ws.primary is not None else 0
         steps = []
-        for i, (run, tracks) in enumerate(zip(ws.runs, self.tracks)):
-            steps += [lambda i=i, run=run, tracks=tracks: draw_timeline(tracks, run, ws, picked if i == 0 else None)
-                      if run in ws.runs else None,
-                      lambda run=run, tracks=tracks: draw_attention_track(tracks, run) if run in ws.runs else None]
-        steps += [self._draw_ethogram, self._draw_segments]
+        for i, (run, result, tracks) in enumerate(zip(ws.runs, results, self.tracks)):
+            steps += [lambda i=i, run=run, result=result, tracks=tracks:
+                      draw_timeline(tracks, run, ws, picked if i == 0 else None, result) if run in ws.runs else None,
+                      lambda run=run, result=result, tracks=tracks:
+                      draw_attention_track(tracks, run, result) if run in ws.runs else None]
+        big = sum(r.frame_count * len(r.labels) for r in results if r is not None) > PREPARE_CELLS
+        if staged and big:
+            # a long video with many classes (Kinetics: frames × 400 arrays): its per-frame
+            # arrays, segments and ethogram rows are made on the worker thread (numpy leaves
+            # the interpreter lock while it works), and drawn here once ready
+            ethogram = self.ethogram.isVisible() and primary is not None
+            runs = list(ws.runs)
+            self._preparing += 1
+
+            def prepare() -> None:
+                rows = None
+                try:
+                    for result in results:
+                        if result is not None:
+                            result.prepare()
+                    if ethogram:
+                        rows = compute_rows(primary.smoothed_probs(), primary.card.qualified_labels,
+                                            primary.frame_classes(), timebase, offset)
+                except Exception:  # noqa: BLE001 - a bug: logged, and the redraw goes on with what there is
+                    log.exception("preparing the results for drawing failed")
+                try:
+                    self._prepared.emit((runs, steps + [lambda: self._draw_ethogram(primary, rows),
+                                                        lambda: self._draw_segments(primary)]))
+                except RuntimeError:  # the window was deleted meanwhile
+                    pass
+
+            try:
+                self._preparer.submit(prepare)
+            except RuntimeError:  # shut down: the window is closing
+                self._preparing -= 1
+            return
+        steps += [lambda: self._draw_ethogram(primary), lambda: self._draw_segments(primary)]
         if staged:
             self._steps = steps
             self._next_step()
@@ -503,26 +545,40 @@ class MainWindow(QMainWindow):
             for step in steps:
                 step()
 
+    _prepared = Signal(object)  # [steps] of a redraw whose results the worker thread prepared
+
+    def _start_steps(self, prepared: tuple) -> None:
+        """Draw a redraw's results prepared on the worker thread, a step per event-loop pass; not
+        if the runs changed meanwhile (another file, model or comparison): the next tick redraws."""
+        self._preparing -= 1
+        runs, steps = prepared
+        if runs != list(self.workspace.runs):
+            self._dirty = True
+            return
+        self._steps = steps
+        self._next_step()
+
     def _next_step(self) -> None:
         if self._steps:
             self._steps.pop(0)()
             if self._steps:
                 QTimer.singleShot(1, self._next_step)  # a timer, not 0 (a posted call): the loop repaints between
 
-    def _draw_ethogram(self) -> None:
+    def _draw_ethogram(self, result, rows=None) -> None:
+        """The ethogram of the primary run's `result` (`rows`: made from it on the worker thread)."""
         ws = self.workspace
         run = ws.primary
-        result = run.result() if run is not None else None
         # the ethogram sorts every class over the whole video (~80 ms for 600 classes × 54k
         # frames): with the plots, so once a second while windows arrive
-        if result is not None and self.ethogram.isVisible():
-            self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
-                                   run.request.fps if ws.is_live else ws.timebase, offset=run.frame_offset)
+        if result is not None and run is not None and self.ethogram.isVisible():
+            if rows is not None:
+                self.ethogram.set_rows(rows)
+            else:
+                self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
+                                       run.request.fps if ws.is_live else ws.timebase, offset=run.frame_offset)
 
-    def _draw_segments(self) -> None:
+    def _draw_segments(self, result) -> None:
         ws = self.workspace
-        run = ws.primary
-        result = run.result() if run is not None else None
         self.panel.set_segments(result.segments()[:500] if result is not None and not ws.is_live else [])
         if self.settings.heatmap and not ws.is_live and not self._heatmap_current():
             self._redraw_frame()  # the frame on screen (paused, or a short clip's last) got its map
@@ -624,6 +680,7 @@ class MainWindow(QMainWindow):
         """Stop the reader, every analysis and any export, and wait up to `wait_ms` for their
         threads. False when one is still in a forward pass (app.py then ends the process: the
         caches and exports are written atomically, so nothing is half-written)."""
+        self._preparer.shutdown(wait=False, cancel_futures=True)
         done = self.exports.cancel(wait_ms)
         done = self.workspace.shutdown(wait_ms) and done
         self.model_dialogs.shutdown(wait_ms)

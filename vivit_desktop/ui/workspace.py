@@ -159,13 +159,7 @@ class Workspace(QObject):
         window = run.window_at(frame)
         if window is None:
             return Shown([], None, "preparing")
-        result = run.result()
-        probs = None
-        if result is not None and not self.is_live:
-            index = frame - run.frame_offset
-            smoothed = result.smoothed_probs()
-            if 0 <= index < len(smoothed) and np.isfinite(smoothed[index]).all():
-                probs = smoothed[index]
+        probs = run.smoothed_at(frame - run.frame_offset) if not self.is_live else None
         if probs is None:
             probs = window.probs
         ranked = [item for _, top in top_per_head(probs, run.card, len(probs)) for item in top]
