@@ -37,6 +37,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("video", nargs="?", type=Path)
     parser.add_argument("--model", default=None, help="default: the shipped default model")
+    parser.add_argument("--tiny-classes", type=int, metavar="N",
+                        help="instead of --model: a tiny random model (32² input, width 64, one layer; about "
+                             "as fast as the shipped ones) with the first N Kinetics-400 labels: the window with "
+                             "a Kinetics-sized label set, without a model too slow to analyse ahead")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--trace", action="store_true",
                         help="also list what the long ticks were: each event dispatch and garbage collection "
@@ -76,6 +80,15 @@ def main() -> int:
     from vivit_desktop.ui.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp())
+    if args.tiny_classes:
+        from vivit_desktop.model import create_model, save_model
+        from vivit_desktop.model.labels import label_list
+
+        labels = label_list("kinetics400")[:args.tiny_classes]
+        tiny = create_model("vivit_t16x2_fe", labels=labels, num_frames=16, image_size=32, patch_size=8, depth=1,
+                            temporal_depth=1, hidden_size=64, num_heads=2, mlp_dim=128, init="timm")
+        tiny.card = tiny.card.replace(name=f"tiny-{len(labels)}-classes", frame_stride=2)
+        args.model = str(save_model(tiny, tmp / "tiny")[0])
     video = args.video or make_720p(tmp / "720p.mp4", args.seconds + 10)  # longer than the run: it plays throughout
     os.environ["VIVIT_DESKTOP_CACHE"] = str(tmp / "cache")  # never the cached results: the model must run
     app = QApplication.instance() or (TracingApplication([]) if args.trace else QApplication([]))

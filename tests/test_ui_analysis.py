@@ -94,7 +94,7 @@ def test_ending_the_processes_leaves_none_running(qtbot, tmp_path, checkpoint):
     assert all(child.pid in pooled for child in children), (children, pooled)  # the app ends what it knows of
     processes.shutdown()
     for child in children:
-        child.join(5)
+        child.join(30)  # (SIGKILL is at once; a child paging torch in on a loaded machine may take seconds to go)
     assert not [(child.pid, child.exitcode, child.is_alive()) for child in children if child.is_alive()], children
     qtbot.waitUntil(lambda: not run.running, timeout=30000)
     assert processes.count == 0
