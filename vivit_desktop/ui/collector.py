@@ -32,3 +32,17 @@ def paused():
             if not _pausing:  # the last one out: freeze what all of them built, then collect as usual
                 gc.freeze()
                 gc.enable()
+
+
+def lower_thread_priority() -> None:
+    """Linux: this thread at nice 10, below the window's and the player's (a nice value is per
+    thread there); elsewhere nothing changes."""
+    import os
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass

@@ -21,6 +21,7 @@ from ..engine.sources import VIDEO_SUFFIXES, source_kind
 from ..paths import app_root
 from . import actions
 from .analysis import PREPARE_CELLS
+from .collector import lower_thread_priority
 from .drawing import draw_attention_track, draw_run, draw_timeline, draw_window_attention
 from .ethogram import Ethogram, compute_rows
 from .exports import Exports
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self._heatmap_drawn = None  # the spatial map over the frame on screen
         self._steps: list = []  # the rest of a redraw done a step per event-loop pass
         self._preparing = 0  # redraws whose results are being prepared on the worker thread
+        self._prepare_s = 0.0  # how long the last preparation took
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="vivit-prepare")
         self._prepared.connect(self._start_steps)
         self.clean_exit = True  # False after a close that left a worker in a forward pass
@@ -490,8 +492,11 @@ class MainWindow(QMainWindow):
             return  # (a redraw under way: the next tick after it takes what changed meanwhile)
         now = time.perf_counter()
         analysing = any(not run.complete for run in ws.runs) and not ws.is_live
-        if analysing and now - self._plots_at < 1.0:
-            return  # while windows arrive, the plots are redrawn once a second (a redraw is ~50 ms of repaint)
+        if analysing and now - self._plots_at < max(1.0, 8 * self._prepare_s):
+            # while windows arrive, the plots are redrawn once a second (a redraw is ~50 ms of
+            # repaint), or less often when preparing the results takes long: parts of numpy
+            # (copies, fills) hold the interpreter lock, and the window waits for them
+            return
         self._plots_at = now
         self._dirty = False
         picked = self.ethogram.picked()
@@ -515,6 +520,8 @@ class MainWindow(QMainWindow):
             self._preparing += 1
 
             def prepare() -> None:
+                lower_thread_priority()
+                started = time.perf_counter()
                 rows = None
                 try:
                     for result in results:
@@ -527,7 +534,8 @@ class MainWindow(QMainWindow):
                     log.exception("preparing the results for drawing failed")
                 try:
                     self._prepared.emit((runs, steps + [lambda: self._draw_ethogram(primary, rows),
-                                                        lambda: self._draw_segments(primary)]))
+                                                        lambda: self._draw_segments(primary)],
+                                         time.perf_counter() - started))
                 except RuntimeError:  # the window was deleted meanwhile
                     pass
 
@@ -551,7 +559,7 @@ class MainWindow(QMainWindow):
         """Draw a redraw's results prepared on the worker thread, a step per event-loop pass; not
         if the runs changed meanwhile (another file, model or comparison): the next tick redraws."""
         self._preparing -= 1
-        runs, steps = prepared
+        runs, steps, self._prepare_s = prepared
         if runs != list(self.workspace.runs):
             self._dirty = True
             return
