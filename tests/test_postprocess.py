@@ -95,3 +95,31 @@ def test_a_result_changes_its_segments_without_running_the_model_again():
     assert [s["label"] for s in result.segments()] == ["walk"]
     data = result.to_dict()
     assert data["settings"]["post"]["hysteresis"] == 2 and data["frames"][10]["label"] == "walk"
+
+
+@pytest.mark.parametrize("heads", [None, (("verb", 3, 2), ("noun", 0, 3))])
+def test_segment_confidence_is_the_mean_of_its_label_s_probability_over_its_frames(heads):
+    """The segments' confidences, computed in one pass over all segments' frames, against a loop
+    over the segments (the shown label's probability, the product of its heads' for a two-head
+    model, averaged over the segment's frames that have one); frames no window covers included."""
+    labels = ("onion", "pan", "knife", "cut", "wash")
+    card = create_model("vivit_t16x2_st", labels=list(labels), num_frames=2, image_size=32).card
+    if heads:
+        card = card.replace(heads=heads)
+    rng = np.random.default_rng(5)
+    windows = []
+    for i in range(0, 300, 2):
+        if 120 <= i < 140:
+            continue  # frames no window covers: no label there
+        p = rng.dirichlet(np.full(len(labels), 0.3)).astype(np.float32)
+        windows.append(WindowResult(len(windows), i, (i, i + 1), p, np.full(2, 0.5), 0.0))
+    result = AnalysisResult("clip", 30.0, 300, 0, None, card, 2, windows, 1.0,
+                            post=PostProcessing(smoothing="mean", mean_frames=5, threshold=0.2))
+    found = result.segments()
+    assert len(found) > 20
+    probs = result.smoothed_probs()
+    for s in found:
+        code = next(c for c in set(result.frame_labels()[s["start_frame"]:s["end_frame"] + 1]) if c != NONE)
+        assert result.label_name(code) == s["label"]
+        expected = np.nanmean(result.label_confidence(probs[s["start_frame"]:s["end_frame"] + 1], code))
+        assert s["confidence"] == pytest.approx(round(float(expected), 6), abs=1.5e-6)

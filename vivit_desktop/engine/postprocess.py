@@ -127,12 +127,12 @@ def frame_labels(probs: np.ndarray, labels: tuple[str, ...], post: PostProcessin
 
 def segments(labels_per_frame: np.ndarray, fps: float, post: PostProcessing) -> list[tuple[int, int, int]]:
     """Runs (start_frame, end_frame inclusive, class or NONE), short bouts merged away."""
-    runs: list[list[int]] = []
-    for f, label in enumerate(labels_per_frame):
-        if runs and runs[-1][2] == label:
-            runs[-1][1] = f
-        else:
-            runs.append([f, f, int(label)])
+    labels = np.asarray(labels_per_frame)
+    if not len(labels):
+        return []
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1  # where a run starts (one pass, not a loop per frame)
+    starts, ends = np.r_[0, change], np.r_[change - 1, len(labels) - 1]
+    runs: list[list[int]] = [[int(a), int(b), int(labels[a])] for a, b in zip(starts, ends)]
     shortest = round(post.min_bout_s * fps)
     while len(runs) > 1:
         lengths = [r[1] - r[0] + 1 for r in runs]
