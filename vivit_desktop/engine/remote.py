@@ -229,7 +229,16 @@ class AnalysisProcess:
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        if not self.process.is_alive():
+            return False
+        if os.name == "posix":  # is_alive says True for a child someone else reaped (waitpid fails): ask the OS
+            try:
+                os.kill(self.process.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+        return True
 
     def kill(self) -> None:
         try:
