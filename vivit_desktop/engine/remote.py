@@ -17,7 +17,7 @@ pipe:
                      ("model", card, sha256, description, PredictorInfo)
                      ("times", [seconds])  ("windows", [WindowResult], PredictorInfo)
                      ("progress", frames)  ("done", AnalysisResult, cached)
-                     ("cancelled",)  ("failed", message, stage)     stage: "load" or "analysis"
+                     ("cancelled",)  ("failed", message)
 
 Every job ends with exactly one of the last three; only then does its process take another.
 A child whose parent is gone (its pipe closed) exits at once. `processes.shutdown()` ends every
@@ -134,7 +134,7 @@ def _serve(conn) -> None:
         request, token = jobs.get()
         try:
             if broken:
-                conn.send(("failed", broken, "load"))
+                conn.send(("failed", broken))
             else:
                 _analyse(request, token, conn.send)
         except (EOFError, OSError, BrokenPipeError):
@@ -156,7 +156,7 @@ def _analyse(request: AnalysisRequest, token, send) -> None:
         model, sha, description = catalog.load(request.model)
         predictor = Predictor(model, device=request.device, leave_a_core=True, precision=request.precision)
     except Exception as e:  # noqa: BLE001 - any load failure is the user's to see
-        send(("failed", f"cannot load the model {request.model or '(default)'}: {one_line(e)}", "load"))
+        send(("failed", f"cannot load the model {request.model or '(default)'}: {one_line(e)}"))
         return
     send(("model", model.card, sha, description, PredictorInfo.of(predictor)))
     hop = request.hop or default_hop(model.card)
@@ -184,7 +184,7 @@ def _analyse(request: AnalysisRequest, token, send) -> None:
             log.info("analysis of %s failed: %s", request.source, e)
         else:  # a bug: its traceback goes to the log
             log.exception("analysis failed")
-        send(("failed", f"analysis of {request.source.name} failed: {one_line(e)}", "analysis"))
+        send(("failed", f"analysis of {request.source.name} failed: {one_line(e)}"))
         return
     send(("done", result, cached))
 

@@ -504,6 +504,11 @@ class MainWindow(QMainWindow):
         primary = results[0] if results else None
         timebase = (ws.primary.request.fps if ws.is_live else ws.timebase) if ws.primary is not None else 30.0
         offset = ws.primary.frame_offset if ws.primary is not None else 0
+
+        def ethogram_rows():
+            return compute_rows(primary.smoothed_probs(), primary.card.qualified_labels, primary.frame_classes(),
+                                timebase, offset)
+
         steps = []
         for i, (run, result, tracks) in enumerate(zip(ws.runs, results, self.tracks)):
             steps += [lambda i=i, run=run, result=result, tracks=tracks:
@@ -528,12 +533,11 @@ class MainWindow(QMainWindow):
                         if result is not None:
                             result.prepare()
                     if ethogram:
-                        rows = compute_rows(primary.smoothed_probs(), primary.card.qualified_labels,
-                                            primary.frame_classes(), timebase, offset)
+                        rows = ethogram_rows()
                 except Exception:  # noqa: BLE001 - a bug: logged, and the redraw goes on with what there is
                     log.exception("preparing the results for drawing failed")
                 try:
-                    self._prepared.emit((runs, steps + [lambda: self._draw_ethogram(primary, rows),
+                    self._prepared.emit((runs, steps + [lambda: self._draw_ethogram(primary, lambda: rows),
                                                         lambda: self._draw_segments(primary)],
                                          time.perf_counter() - started))
                 except RuntimeError:  # the window was deleted meanwhile
@@ -544,7 +548,7 @@ class MainWindow(QMainWindow):
             except RuntimeError:  # shut down: the window is closing
                 self._preparing -= 1
             return
-        steps += [lambda: self._draw_ethogram(primary), lambda: self._draw_segments(primary)]
+        steps += [lambda: self._draw_ethogram(primary, ethogram_rows), lambda: self._draw_segments(primary)]
         if staged:
             self._steps = steps
             self._next_step()
@@ -572,18 +576,15 @@ class MainWindow(QMainWindow):
             if self._steps:
                 QTimer.singleShot(1, self._next_step)  # a timer, not 0 (a posted call): the loop repaints between
 
-    def _draw_ethogram(self, result, rows=None) -> None:
-        """The ethogram of the primary run's `result` (`rows`: made from it on the worker thread)."""
-        ws = self.workspace
-        run = ws.primary
+    def _draw_ethogram(self, result, rows) -> None:
+        """The ethogram of the primary run's `result`; `rows()` makes its rows (or returns those
+        the worker thread made from it)."""
         # the ethogram sorts every class over the whole video (~80 ms for 600 classes × 54k
         # frames): with the plots, so once a second while windows arrive
-        if result is not None and run is not None and self.ethogram.isVisible():
-            if rows is not None:
-                self.ethogram.set_rows(rows)
-            else:
-                self.ethogram.set_data(result.smoothed_probs(), result.card.qualified_labels, result.frame_classes(),
-                                       run.request.fps if ws.is_live else ws.timebase, offset=run.frame_offset)
+        if result is not None and self.workspace.primary is not None and self.ethogram.isVisible():
+            made = rows()
+            if made is not None:  # (None: the worker thread failed, and logged why)
+                self.ethogram.set_rows(made)
 
     def _draw_segments(self, result) -> None:
         ws = self.workspace
