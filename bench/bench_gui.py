@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,7 +54,6 @@ def main() -> int:
     slow: list[tuple[float, str, float]] = []  # (ms, what, when), with --trace
     if args.trace:
         import gc
-        import threading
         from collections import Counter
 
         class TracingApplication(QApplication):
@@ -105,17 +105,30 @@ def main() -> int:
 
     startup: list[float] = []  # gaps before the first frame is painted (torch loading behind the window)
 
-    busy: list[tuple[float, float]] = []  # (stall ms, ms of it the GUI thread was on a CPU), stalls over 50 ms
-    cpu = [time.thread_time()]
+    # stalls over 50 ms: (ms, ms of it the GUI thread ran on a CPU, ms it was ready to run but
+    # waited for a CPU); the rest it slept: on the interpreter lock, a lock or I/O. From Linux's
+    # /proc/thread-self/schedstat (run time, run-queue wait); elsewhere the thread's CPU time only
+    busy: list[tuple[float, float, float | None]] = []
+    schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+
+    def scheduler() -> tuple[float, float | None]:
+        try:
+            ran, waited = schedstat.read_text().split()[:2]
+            return int(ran) / 1e6, int(waited) / 1e6
+        except (OSError, ValueError):
+            return time.thread_time() * 1000, None
+
+    cpu = [scheduler()]
 
     def tick() -> None:
         now = clock.nsecsElapsed()
         gap = (now - last[0]) / 1e6
         (gaps if first else startup).append(gap)
         last[0] = now
-        used, cpu[0] = (time.thread_time() - cpu[0]) * 1000, time.thread_time()
+        (ran, waited), (ran0, waited0) = scheduler(), cpu[0]
+        cpu[0] = (ran, waited)
         if first and gap > 55:
-            busy.append((gap - 5, used))
+            busy.append((gap - 5, ran - ran0, None if waited is None else waited - waited0))
 
     probe = QTimer()
     probe.setInterval(5)
@@ -133,9 +146,10 @@ def main() -> int:
     def finish() -> None:  # before quitting: Qt 6's quit() closes the window
         report.extend(summary(window, video, first, gaps))
         if busy:
-            report.append("stalls over 50 ms, and how much of each the GUI thread spent running (the rest it "
-                          "waited: for a CPU, or for the GIL): " + ", ".join(f"{s:.0f} ms ({u:.0f} running)"
-                                                                           for s, u in busy))
+            report.append("stalls over 50 ms: how much of each the GUI thread ran, waited for a CPU, and slept "
+                          "(on the interpreter lock, a lock or I/O): " + ", ".join(
+                              f"{s:.0f} ms ({u:.0f} ran" + (f", {w:.0f} waited, {s - u - w:.0f} slept)" if w is not None
+                                                            else ")") for s, u, w in busy))
         if startup:
             report.append(f"before the first frame (the engine loading behind the window): longest stall "
                           f"{max(startup) - 5.0:.1f} ms over {len(startup)} ticks")

@@ -175,7 +175,7 @@ def test_picking_a_class_draws_its_curve_in_the_colour_of_its_name(ethogram, qtb
     analysed = probs[300:, SPAGHETTI]
     assert np.nanmax(y) == analysed.max() and np.nanmin(y) == analysed.min()  # no peak lost
     assert np.isnan(y[0]) and x[-1] == pytest.approx((len(probs) - 1) / 30.0)  # the unanalysed start a gap; to the end
-    legend_names = [label.text for _, label in timeline.legend.items]
+    legend_names = [name for _, name in timeline.legend.entries]
     assert legend_names[-1] == "eating spaghetti"
     colour = class_colour(SPAGHETTI)
     assert curve.opts["pen"].color().getRgb()[:3] == colour
@@ -313,22 +313,23 @@ def test_the_timeline_legend_stays_compact(qtbot):
         qtbot.wait(20)
         plot = timeline.getPlotItem().vb.sceneBoundingRect()
         legend = timeline.legend.sceneBoundingRect()
-        assert len(timeline.legend.items) == min(count, Timeline.LEGEND_ENTRIES)
+        assert len(timeline.legend.entries) == min(count, Timeline.LEGEND_ENTRIES)
         assert legend.width() * legend.height() < 0.35 * plot.width() * plot.height(), count
         assert legend.width() < 0.6 * plot.width()
-    assert timeline.legend.items[-1][1].text == f"+ {12 - Timeline.LEGEND_ENTRIES + 1} more"
+    assert timeline.legend.entries[-1] == (None, f"+ {12 - Timeline.LEGEND_ENTRIES + 1} more")
+    assert f"+ {12 - Timeline.LEGEND_ENTRIES + 1} more" in timeline.legend.toPlainText()
     assert len(timeline.shown) == 12 and all(len(curve.getData()[1]) > 0 for curve in timeline.curves[:12])
     # the hover lists every drawn class
     assert all(labels[k] in timeline.describe(10.0) for k in range(12))
     with pytest.raises(ValueError, match="out of range"):
         timeline.set_probs(probs, labels, [classes])
     timeline.set_probs(None, ())
-    assert timeline.shown == [] and timeline.legend.items == []
+    assert timeline.shown == [] and timeline.legend.entries == [] and not timeline.legend.isVisible()
 
 
 def test_when_the_leading_classes_swap_places_the_legend_names_follow_their_curves(qtbot):
-    """While windows arrive the leading classes change order; the legend is relabelled in place
-    (a new legend cost ~14 ms of the once-a-second redraw): each entry still names its curve."""
+    """While windows arrive the leading classes change order: each legend entry still names its
+    curve, in its colour."""
     frames, labels = 300, ("static", "pan left", "pan right", "zoom in")
     probs = np.random.default_rng(2).random((frames, 4))
     timeline = Timeline()
@@ -338,10 +339,11 @@ def test_when_the_leading_classes_swap_places_the_legend_names_follow_their_curv
     timeline.set_extent(30.0, frames)
     for order in ([0, 1, 2], [2, 0, 1], [3, 0, 1], [3, 0]):
         timeline.set_probs(probs, labels, order)
-        entries = timeline.legend.items
-        assert [label.text for _, label in entries] == [labels[k] for k in order]
-        for (sample, _), k in zip(entries, order):  # the sample drawn beside a name is that class's curve
-            assert sample.item.opts["pen"].color().getRgb()[:3] == tuple(class_colour(k))
+        entries = timeline.legend.entries
+        assert [name for _, name in entries] == [labels[k] for k in order]
+        assert timeline.legend.toPlainText().split() == " ".join(f"━━ {labels[k]}" for k in order).split()
+        for (colour, _), curve, k in zip(entries, timeline.curves, order):  # the sample beside a name: its curve's colour
+            assert colour == tuple(class_colour(k)) == curve.opts["pen"].color().getRgb()[:3]
 
 
 def test_a_class_keeps_its_colour_whatever_else_is_picked_and_for_another_model(ethogram, qtbot):

@@ -4,11 +4,13 @@ throttled timer (`set_result`), never from a worker; arrays are handed over whol
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QLabel, QVBoxLayout, QWidget
 
 from ..engine.timebase import Timebase
 
@@ -116,6 +118,55 @@ def _hover_text(plot: pg.PlotItem, pos, describe) -> None:
     if plot.sceneBoundingRect().contains(pos):
         point = plot.vb.mapSceneToView(pos)
         plot.getViewWidget().setToolTip(describe(point.x()))
+
+
+class Legend(QGraphicsTextItem):
+    """The timeline's legend: each drawn class's colour and name, in one rich-text item on a
+    translucent background (the curves under it stay visible, yet do not strike the names) in
+    the plot's top right corner. pyqtgraph's LegendItem is a layout of two widgets an entry: a
+    new one cost ~18 ms of the GUI thread, and the classes drawn change with the ranking and with
+    the class on screen (a new one at most redraws while windows arrived); this is one setHtml.
+    `entries`: the (colour, name) pairs shown (colour None: no sample, "+ n more")."""
+
+    OFFSET = (10, 5)  # from the plot's right and top edges, px
+    BACKGROUND = QColor(24, 24, 28, 190)
+
+    def __init__(self, view: pg.ViewBox, point_size: int) -> None:
+        super().__init__()
+        self.setParentItem(view)  # in the view's pixels, not its data: it stays put as the axes change
+        font = QFont()
+        font.setPointSize(point_size)
+        self.setFont(font)
+        self.setDefaultTextColor(QColor(210, 210, 215))
+        self.setZValue(100)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # the cursor passes under it every frame or two
+        self.entries: list[tuple[tuple[int, int, int] | None, str]] = []
+        self.columns = 0
+        self.view = view
+        view.sigResized.connect(self._place)
+        self.hide()
+
+    def set_entries(self, entries: list[tuple[tuple[int, int, int] | None, str]], columns: int) -> None:
+        if (entries, columns) == (self.entries, self.columns):
+            return
+        self.entries, self.columns = list(entries), columns
+        cells = []
+        for colour, name in entries:
+            sample = ("" if colour is None else
+                      f'<span style="color: rgb{tuple(colour)}; font-weight: bold">&#9473;&#9473;</span>&nbsp;')
+            cells.append(f'<td style="padding: 0 8px 0 2px">{sample}{html.escape(name)}</td>')
+        rows = ["<tr>" + "".join(cells[r:r + columns]) + "</tr>" for r in range(0, len(cells), max(columns, 1))]
+        self.setHtml(f'<table cellspacing="0" cellpadding="0">{"".join(rows)}</table>')
+        self.setVisible(bool(entries))
+        self._place()
+
+    def _place(self) -> None:
+        room, size = self.view.boundingRect(), self.boundingRect()
+        self.setPos(room.right() - size.width() - self.OFFSET[0], room.top() + self.OFFSET[1])
+
+    def paint(self, painter, option, widget=None) -> None:
+        painter.fillRect(self.boundingRect(), self.BACKGROUND)
+        super().paint(painter, option, widget)
 
 
 class _TimePlot(pg.PlotWidget):
@@ -234,10 +285,7 @@ class Timeline(_TimePlot):
             line = pg.InfiniteLine(y, angle=0, movable=False, pen=pg.mkPen((255, 255, 255, 38), width=1))
             line.setZValue(-20)
             item.addItem(line)
-        self.legend: pg.LegendItem | None = None
-        self._more = pg.PlotDataItem([], [], pen=None)  # the legend's "+ n more" entry: no sample drawn
-        self._legend_columns = 0
-        self._make_legend(1)
+        self.legend = Legend(item.vb, self.LEGEND_FONT_PT)
         # a pool, grown on demand; curves past len(shown) are empty. The default count made now,
         # while the window opens: making them (~2 ms each) delayed the first results' redraw
         self.curves: list[pg.PlotDataItem] = [_cached(item.plot([], [])) for _ in range(LEADING)]
@@ -291,22 +339,17 @@ class Timeline(_TimePlot):
             self.curves.append(_cached(item.plot([], [])))  # named in the legend below
         self.shown_classes = drawn
         self._draw_curves()
-        names = [labels[k] for k in drawn]
-        if names != self.shown:
-            same_size = len(names) == len(self.shown)
-            self.shown, self.shown_classes = names, drawn
-            if same_size and self.legend is not None and self._legend_fit() == self._legend_columns:
-                self._relabel_legend()  # the leading classes swapped places: ~1 ms, not a new legend's ~14
-            else:
-                self._fill_legend()
-        self.shown_classes = drawn
+        self.shown = [labels[k] for k in drawn]
+        self._fill_legend()
 
     def _draw_curves(self) -> None:
         drawn, probs = self.shown_classes, self._probs
         if drawn:
             x, y = envelope(self.frame_times(len(probs)), probs[:, drawn], self.columns())
         for i, (curve, k) in enumerate(zip(self.curves, drawn)):
-            curve.setPen(pg.mkPen(class_colour(k), width=1))
+            if getattr(curve, "class_index", None) != k:  # (a new pen, even the same, redraws the curve again)
+                curve.class_index = k
+                curve.setPen(pg.mkPen(class_colour(k), width=1))
             curve.setData(x, y[:, i], connect="finite")  # NaN (not analysed): a gap, not zero
         for curve in self.curves[len(drawn):]:
             curve.setData([], [])
@@ -317,34 +360,20 @@ class Timeline(_TimePlot):
             self._draw_curves()
 
     # -- legend -------------------------------------------------------------------------------
-    def _make_legend(self, columns: int) -> None:
-        item = self.getPlotItem()
-        if self.legend is not None:
-            self.legend.clear()
-            if self.legend.scene() is not None:
-                self.legend.scene().removeItem(self.legend)
-        # translucent, so the curves under it stay visible, yet dark enough that they do not strike the names
-        self.legend = pg.LegendItem(offset=(-10, 5), labelTextSize=f"{self.LEGEND_FONT_PT}pt", colCount=columns,
-                                    brush=(24, 24, 28, 190), verSpacing=-7)
-        self.legend.setParentItem(item.vb)
-        item.legend = self.legend
-        self._legend_columns = columns
-
-    def _legend_entries(self) -> list[tuple[pg.PlotDataItem, str]]:
-        entries = [(curve, _elide(name)) for curve, name in zip(self.curves, self.shown)]
+    def _legend_entries(self) -> list[tuple[tuple[int, int, int] | None, str]]:
+        """(colour, name) of each drawn class, or the last entry (None, "+ n more")."""
+        entries = [(class_colour(k), _elide(name)) for k, name in zip(self.shown_classes, self.shown)]
         if len(entries) > self.LEGEND_ENTRIES:
             hidden = len(entries) - self.LEGEND_ENTRIES + 1
-            entries = entries[:self.LEGEND_ENTRIES - 1] + [(self._more, f"+ {hidden} more")]
+            entries = entries[:self.LEGEND_ENTRIES - 1] + [(None, f"+ {hidden} more")]
         return entries
 
-    def _legend_fit(self) -> int:
+    def _legend_fit(self, entries) -> int:
         """The most columns (so the fewest rows) whose width stays within LEGEND_WIDTH of the plot."""
-        if not self.shown:
+        if not entries:
             return 1
-        font = QFont()
-        font.setPointSize(self.LEGEND_FONT_PT)
-        metrics = QFontMetrics(font)
-        widths = [metrics.horizontalAdvance(text) + 42 for _, text in self._legend_entries()]  # + sample, spacing
+        metrics = QFontMetrics(self.legend.font())
+        widths = [metrics.horizontalAdvance(text) + 36 for _, text in entries]  # + sample, spacing
         budget = self.LEGEND_WIDTH * max(self.width() - 60, 200)  # the plot: the widget less the left axis
         for columns in range(len(widths), 1, -1):
             total = sum(max(widths[c::columns]) for c in range(columns))
@@ -352,21 +381,13 @@ class Timeline(_TimePlot):
                 return columns
         return 1
 
-    def _relabel_legend(self) -> None:
-        """The same number of entries in the same columns: new names on the existing labels (each
-        entry's sample is its curve, which has taken its new class's colour)."""
-        for (_, label), (_, text) in zip(self.legend.items, self._legend_entries()):
-            if label.text != text:
-                label.setText(text)
-
     def _fill_legend(self) -> None:
-        self._make_legend(self._legend_fit())
-        for curve, text in self._legend_entries():
-            self.legend.addItem(curve, text)
+        entries = self._legend_entries()
+        self.legend.set_entries(entries, self._legend_fit(entries))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "shown", None) and self._legend_fit() != self._legend_columns:  # (resized in __init__ too)
+        if "shown" in self.__dict__:  # (resized in __init__ too)
             self._fill_legend()
 
     def set_threshold(self, value: float) -> None:
