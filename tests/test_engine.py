@@ -413,6 +413,33 @@ def test_rotated_phone_video_comes_upright(tmp_path):
     assert min(np.abs(turned.astype(int) - np.rot90(upright, k).astype(int)).mean() for k in (1, -1)) < 8
 
 
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="needs the ffmpeg command")
+def test_the_player_s_pictures_come_scaled_to_the_view_in_the_decoder(tmp_path):
+    """The player asks for pictures no larger than its view (FileSource.fit): they come scaled
+    in the decoder's colour conversion, look like the full picture scaled, keep their aspect and
+    a phone's rotation; a view larger than the picture leaves it exactly as it was."""
+    plain, rotated = tmp_path / "plain.mp4", tmp_path / "rotated.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "1",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain)], check=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(rotated)], check=True)
+    with FileSource(plain) as source:
+        full = source.frame_at(3).image
+        source.fit = (160, 160)
+        small = source.frame_at(4).image
+        again = source.frame_at(3).image
+        source.fit = (1000, 1000)
+        assert np.array_equal(source.frame_at(3).image, full)
+    assert small.shape == (90, 160, 3) and again.shape == (90, 160, 3)
+    expected = cv2.resize(full, (160, 90), interpolation=cv2.INTER_AREA)
+    assert np.abs(again.astype(int) - expected.astype(int)).mean() < 4
+    with FileSource(rotated) as source:
+        source.fit = (90, 200)  # a tall view: the upright picture is 180 wide, 320 high
+        turned = source.frame_at(3).image
+    assert turned.shape == (160, 90, 3)
+    assert min(np.abs(turned.astype(int) - np.rot90(expected, k).astype(int)).mean() for k in (1, -1)) < 8
+
+
 def test_per_frame_means_agree_with_a_window_by_window_computation():
     """frame_probs and frame_attention are computed in one pass over every window (a redraw of a
     long video's results); they must equal the plain loop over windows, repeats and ties included."""

@@ -16,7 +16,8 @@ pipe:
     child → parent   ("ready", {"cuda": bool, "mps": bool})   once, when it has imported torch
                      ("model", card, sha256, description, PredictorInfo)
                      ("times", [seconds])  ("windows", [WindowResult], PredictorInfo)
-                     ("progress", frames)  ("done", AnalysisResult, cached)
+                     ("progress", frames)  ("done", AnalysisResult, cached): the result's
+                     windows only when cached (otherwise each came in a "windows" message)
                      ("cancelled",)  ("failed", message)
 
 Every job ends with exactly one of the last three; only then does its process take another.
@@ -26,6 +27,7 @@ child now: the caches it writes are written atomically, so nothing is left half-
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -186,6 +188,9 @@ def _analyse(request: AnalysisRequest, token, send) -> None:
             log.exception("analysis failed")
         send(("failed", f"analysis of {request.source.name} failed: {one_line(e)}"))
         return
+    if not cached:  # every window went in a "windows" message: not again (unpickling a whole
+        # result's windows held the window process's interpreter lock for tens of ms at the end)
+        result = dataclasses.replace(result, windows=[], _frame_probs=None, _post_cache=None, _timebase=None)
     send(("done", result, cached))
 
 

@@ -261,7 +261,7 @@ class AnalysisRun(QObject):
         self.frame_count = result.frame_count
         if result.frame_times is not None:
             self.frame_times = list(result.frame_times)
-        if len(result.windows) != len(self.windows):  # from the cache, or batches that raced: take the whole
+        if result.windows:  # from the cache (otherwise every window came in a batch)
             self.windows = list(result.windows)
         self.complete = True
         self._result = None

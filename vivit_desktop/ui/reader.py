@@ -202,6 +202,7 @@ class ReaderThread(QThread):
             return source.frame_count is not None and shown.index >= source.frame_count - 1
 
         while not self._stop.is_set():
+            source.fit = self.display_size  # (the window's size, as it is now)
             timeout = None
             if self.playing:
                 if upcoming is None:
