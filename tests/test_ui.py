@@ -478,3 +478,42 @@ def test_a_kinetics_sized_result_is_prepared_off_the_window_s_thread(qtbot, tmp_
         assert all(name.startswith("vivit-prepare") for name in computed_on)
     finally:
         w.shutdown()
+
+
+def test_analysis_progress_is_shown_without_painting_the_window_there_and_then(window, qtbot, clip):
+    """The status bar says how far the analysis is. A progress report (several a second from the
+    analysis process) asks for a repaint; a QProgressBar repainted at once, and with it every
+    widget waiting to repaint: most of the window thread's time while a file was analysed."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    qtbot.waitUntil(lambda: not w.status.progress.isVisible(), timeout=3000)  # analysed: no bar
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, receiver, event):
+            if event.type() == QEvent.Paint:
+                Paints.count += 1
+            return False
+
+    paints = Paints()
+    QApplication.instance().installEventFilter(paints)
+    try:
+        w.workspace.primary.complete = False  # as while analysing: the next report shows the bar
+        w.video.update()  # a frame waiting to be painted, as there always is while playing
+        qtbot.wait(50)
+        before = Paints.count
+        w.workspace.progress.emit(30, 60)
+        assert Paints.count == before  # nothing painted inside the report
+        qtbot.waitUntil(lambda: w.status.progress.isVisible() and Paints.count > before, timeout=3000)
+        assert w.status.progress.text() == "analysed 50%"
+        before = Paints.count
+        w.workspace.progress.emit(45, 60)
+        assert Paints.count == before
+        qtbot.waitUntil(lambda: w.status.progress.text() == "analysed 75%", timeout=3000)
+    finally:
+        QApplication.instance().removeEventFilter(paints)

@@ -94,6 +94,8 @@ def lower_priority() -> None:
             kernel.SetPriorityClass(kernel.GetCurrentProcess(), 0x00004000)  # BELOW_NORMAL_PRIORITY_CLASS
         else:
             os.nice(10)
+            if hasattr(os, "SCHED_IDLE"):  # Linux: runs only on a CPU nothing else wants, and gives it up at once
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (OSError, AttributeError):
         pass
 

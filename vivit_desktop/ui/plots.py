@@ -103,7 +103,8 @@ def envelope(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np
     n = len(y)
     if n <= 2 * max(columns, 1):
         return x, y
-    starts = np.unique(np.linspace(0, n, columns + 1).astype(np.int64)[:-1])
+    starts = np.linspace(0, n, columns + 1).astype(np.int64)[:-1]
+    starts = starts[np.r_[True, starts[1:] != starts[:-1]]]  # (sorted: not np.unique, whose first call imports numpy.ma, 50 ms)
     ends = np.append(starts[1:], n) - 1
     with np.errstate(invalid="ignore"):
         low, high = np.fmin.reduceat(y, starts, axis=0), np.fmax.reduceat(y, starts, axis=0)
@@ -237,7 +238,9 @@ class _TimePlot(pg.PlotWidget):
         self.timebase = timebase if isinstance(timebase, Timebase) else Timebase(float(timebase))
         self.frames, self.offset = frames, offset
         start, end = self.timebase.time(offset), self.timebase.time(offset + frames)
-        if (start, end) != self._x_span:  # (setting the same range again still redraws the axes)
+        if self._x_span is None or not np.allclose((start, end), self._x_span, rtol=0, atol=1e-4 * max(end - start, 1e-3)):
+            # (setting the same range again still redraws the axes: ~3 ms each; and the
+            # timestamps the analysis decodes move the end by a rounding error)
             self._x_span = (start, end)
             self.getPlotItem().setXRange(start, max(end, start + 1.0 / self.fps), padding=0.01)
         self.cursor.setValue(self.timebase.time(self.playhead))  # in seconds: placed again by the new timebase
