@@ -118,7 +118,17 @@ def main() -> int:
         except (OSError, ValueError):
             return time.thread_time() * 1000, None
 
+    def stolen() -> float:
+        """ms of CPU time the hypervisor gave to others so far, all CPUs (/proc/stat's steal; 0
+        where there is none, or no /proc): a virtual machine's stall the window cannot help."""
+        try:
+            with open("/proc/stat") as f:
+                return int(f.readline().split()[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
     cpu = [scheduler()]
+    steal = [stolen(), stolen()]  # at the last tick, at the start
 
     def tick() -> None:
         now = clock.nsecsElapsed()
@@ -127,8 +137,13 @@ def main() -> int:
         last[0] = now
         (ran, waited), (ran0, waited0) = scheduler(), cpu[0]
         cpu[0] = (ran, waited)
+        stolen_now, stolen_before = stolen(), steal[0]
+        steal[0] = stolen_now
+        if not first:
+            steal[1] = stolen_now  # (counted from the first frame)
         if first and gap > 55:
-            busy.append((gap - 5, ran - ran0, None if waited is None else waited - waited0))
+            busy.append((gap - 5, ran - ran0, None if waited is None else waited - waited0,
+                         stolen_now - stolen_before))
 
     probe = QTimer()
     probe.setInterval(5)
@@ -147,9 +162,16 @@ def main() -> int:
         report.extend(summary(window, video, first, gaps))
         if busy:
             report.append("stalls over 50 ms: how much of each the GUI thread ran, waited for a CPU, and slept "
-                          "(on the interpreter lock, a lock or I/O): " + ", ".join(
-                              f"{s:.0f} ms ({u:.0f} ran" + (f", {w:.0f} waited, {s - u - w:.0f} slept)" if w is not None
-                                                            else ")") for s, u, w in busy))
+                          "(on the interpreter lock, a lock or I/O), and the CPU time the hypervisor took from "
+                          "this machine meanwhile (steal, both CPUs, in 10 ms ticks): " + ", ".join(
+                              f"{s:.0f} ms ({u:.0f} ran" + (f", {w:.0f} waited, {s - u - w:.0f} slept" if w is not None
+                                                            else "") + (f"; {t:.0f} stolen)" if t else ")")
+                              for s, u, w, t in busy))
+        if first:
+            seconds = time.perf_counter() - first[0][1]
+            share = (stolen() - steal[1]) / (seconds * 1000 * (os.cpu_count() or 1))
+            report.append(f"the hypervisor took {share:.1%} of this machine's CPU time while it played "
+                          "(/proc/stat steal; 0 on a machine of its own)")
         if startup:
             report.append(f"before the first frame (the engine loading behind the window): longest stall "
                           f"{max(startup) - 5.0:.1f} ms over {len(startup)} ticks")

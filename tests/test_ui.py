@@ -491,6 +491,7 @@ def test_analysis_progress_is_shown_without_painting_the_window_there_and_then(w
     w.open_path(clip)
     _analysed(w, qtbot)
     qtbot.waitUntil(lambda: not w.status.progress.isVisible(), timeout=3000)  # analysed: no bar
+    size = w.video.size()
 
     class Paints(QObject):
         count = 0
@@ -511,6 +512,7 @@ def test_analysis_progress_is_shown_without_painting_the_window_there_and_then(w
         assert Paints.count == before  # nothing painted inside the report
         qtbot.waitUntil(lambda: w.status.progress.isVisible() and Paints.count > before, timeout=3000)
         assert w.status.progress.text() == "analysed 50%"
+        assert w.video.size() == size  # the bar appearing moved nothing above the status bar
         before = Paints.count
         w.workspace.progress.emit(45, 60)
         assert Paints.count == before

@@ -75,6 +75,9 @@ class StatusPanel:
             bar.addPermanentWidget(label)
             self.labels[key] = label
         self.progress = Progress()
+        # no taller than a label: a status bar that grew by 3 px when the bar showed (and shrank
+        # when the analysis ended) resized every widget above it, video, plots and ethogram
+        self.progress.setFixedHeight(QLabel("Model: Xg").sizeHint().height())
         self.progress.hide()
         bar.addPermanentWidget(self.progress)
 
