@@ -34,15 +34,15 @@ def paused():
                 gc.enable()
 
 
-def lower_thread_priority() -> None:
-    """Linux: this thread at nice 10, below the window's and the player's (a nice value is per
-    thread there); elsewhere nothing changes."""
+def lower_thread_priority(nice: int = 10) -> None:
+    """Linux: this thread at `nice` (10: below the window's and the player's; a nice value is
+    per thread there, and threads it starts inherit it); elsewhere nothing changes."""
     import os
     import sys
     import threading
 
     if sys.platform.startswith("linux"):
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         except OSError:
             pass

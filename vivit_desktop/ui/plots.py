@@ -501,8 +501,17 @@ class WindowAttention(pg.PlotWidget):
             self.frames, self.values = tuple(frames), values
             self.bars.setOpts(x=x, height=values)
             self.getPlotItem().getAxis("bottom").setTicks([window_ticks(frames)])
-            self.getPlotItem().setYRange(0, max(float(values.max()) * 1.15, 1e-3), padding=0)
-            self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
+            # the axes only when they change: each change redraws an axis (~3 ms), and a new
+            # window is shown every few frames; the top in steps of half a power of ten
+            top = max(float(values.max()) * 1.15, 1e-3)
+            step = 10 ** np.floor(np.log10(top)) / 2
+            top = float(np.ceil(top / step) * step)
+            if top != getattr(self, "_top", None):
+                self._top = top
+                self.getPlotItem().setYRange(0, top, padding=0)
+            if len(frames) != getattr(self, "_bars", None):
+                self._bars = len(frames)
+                self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
         nearest = int(np.argmin(np.abs(np.asarray(frames) - playhead)))
         if self.current.opts.get("x") is None or list(self.current.opts["x"]) != [nearest] \
                 or list(self.current.opts["height"]) != [values[nearest]]:

@@ -24,6 +24,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from ..engine.sources import FileSource, Frame, SourceError, is_live_spec, open_source, paced
+from .collector import lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ class ReaderThread(QThread):
 
     # -- the loop (reader thread) -----------------------------------------------------------
     def run(self) -> None:
+        # a little below the window's thread (and FFmpeg's decoding threads with it, which
+        # inherit it): when both want a CPU the window's draws first, and the player, a few ms
+        # a frame, still keeps its rate (the analysis process is far below both)
+        lower_thread_priority(5)
         try:
             if is_live_spec(self.spec):
                 self._run_live()
