@@ -508,7 +508,7 @@ class WindowAttention(pg.PlotWidget):
             top = float(np.ceil(top / step) * step)
             if top != getattr(self, "_top", None):
                 self._top = top
-                self.getPlotItem().setYRange(0, top, padding=0)
+                self.getPlotItem().setYRange(0, top * 1.06, padding=0)  # (room for the top tick's label)
             if len(frames) != getattr(self, "_bars", None):
                 self._bars = len(frames)
                 self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
