@@ -96,10 +96,12 @@ def _add_rows(target: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     target[rows[first]] += np.add.reduceat(values[order], first, axis=0)
 
 
-def _cumsum_rows(values: np.ndarray, rows: int = 1024) -> np.ndarray:
+def _cumsum_rows(values: np.ndarray, rows: int = 128) -> np.ndarray:
     """np.cumsum(values, axis=0), a block of rows at a time: numpy holds the interpreter lock
     through a cumsum down the rows, ~0.3 s for 18 000 frames × 400 classes on a busy machine,
-    during which the window (preparing on a thread beside it) could not repaint."""
+    during which the window (preparing on a thread beside it) could not repaint. Blocks of 128
+    rows, not 1024: the window's longest waits for the lock while a Kinetics-sized result was
+    prepared went from 260-420 to 140-180 ms (bench_gui.py --tiny-classes 400)."""
     out = np.empty(values.shape)
     running = np.zeros(values.shape[1:])
     for start in range(0, len(values), rows):
