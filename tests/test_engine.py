@@ -487,3 +487,44 @@ def test_the_per_frame_attention_track_has_no_comb_and_no_zeros_for_unanalysed_f
     assert np.isnan(track[30:]).all() and np.isfinite(track[:10]).all()
     row = partial.to_dict()["frames"][40]
     assert row["attention"] is None  # strict JSON: null, not NaN
+
+
+def test_per_frame_means_continued_from_an_earlier_result_equal_the_whole_sum():
+    """While a file is analysed the window rebuilds its result as windows arrive, and each
+    result sums its per-frame probabilities from where the previous one's windows ended
+    (`continue_from`): it must equal summing every window again, NaN (not analysed) included,
+    whichever batch sizes, overlaps and edge windows come; a result that is not a continuation
+    (other windows, another length) is summed whole."""
+    from vivit_desktop.engine.results import AnalysisResult, WindowResult
+
+    rng = np.random.default_rng(3)
+    n, t, classes = 400, 16, 7
+    card = create_model("vivit_t16x2_fe", labels=[f"c{i}" for i in range(classes)], num_frames=t, image_size=32,
+                        depth=1).card
+    windows = []
+    for i, centre in enumerate(range(-6, n + 10, 5)):  # windows hanging over both ends too
+        frames = tuple(int(f) for f in np.clip(np.arange(t) * 2 + centre - t, 0, n - 1))
+        windows.append(WindowResult(i, centre, frames, rng.dirichlet(np.ones(classes)),
+                                    rng.dirichlet(np.ones(t)), 0.01))
+
+    def result(upto, previous=None, frames=n):
+        made = AnalysisResult(source="x", fps=30.0, frame_count=frames, frames_skipped=0, claimed_frame_count=frames,
+                              card=card, hop=5, windows=list(windows[:upto]), seconds=0.0)
+        return made.continue_from(previous)
+
+    previous = None
+    upto = 0
+    for batch in (1, 3, 8, 2, 17, 1, 30, 40, 100):
+        upto = min(upto + batch, len(windows))
+        continued = result(upto, previous)
+        whole = result(upto)
+        got, expected = continued.frame_probs(), whole.frame_probs()
+        assert np.array_equal(np.isnan(got), np.isnan(expected)), upto
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        previous = continued
+    # not a continuation: another video length, or windows that are not the earlier ones
+    other = result(len(windows), previous, frames=n - 50)
+    np.testing.assert_allclose(other.frame_probs(), result(len(windows), frames=n - 50).frame_probs())
+    shuffled = AnalysisResult(source="x", fps=30.0, frame_count=n, frames_skipped=0, claimed_frame_count=n, card=card,
+                              hop=5, windows=windows[::-1], seconds=0.0).continue_from(previous)
+    np.testing.assert_allclose(shuffled.frame_probs(), result(len(windows)).frame_probs())

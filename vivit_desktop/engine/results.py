@@ -192,32 +192,78 @@ class AnalysisResult:
     def frame_probs(self) -> np.ndarray:
         """(frames, classes): each frame's mean over the windows whose span covers it."""
         if self._frame_probs is None:
-            n = self.frame_count
-            if not self.windows:
-                self._frame_probs = np.full((n, len(self.labels)), np.nan)
-                return self._frame_probs
-            # each window adds its probabilities over its span: as steps at its ends, summed once
-            # (a once-a-second redraw of a long video's results: one pass, not one per window)
-            starts, ends, inside = self._spans()
-            probs = np.stack([w.probs for w in self.windows]).astype(np.float64)[inside]
-            starts, ends = starts[inside], ends[inside]
-            steps = np.zeros((n + 1, probs.shape[1]))
-            _add_rows(steps, starts, probs)
-            _add_rows(steps, ends + 1, -probs)
-            count = np.bincount(starts, minlength=n + 1) - np.bincount(ends + 1, minlength=n + 1)
-            count = np.cumsum(count[:n])
-            with np.errstate(divide="ignore"):
-                scale = np.where(count > 0, 1.0 / count, np.nan)  # NaN where no window covers
-            # in place, by ufuncs (which leave the interpreter lock while they work): the window
-            # prepares a Kinetics model's results on a thread beside its own (frames × 400 arrays)
-            out = _cumsum_rows(steps[:n])
-            np.multiply(out, scale[:, None], out=out)
-            self._frame_probs = out
+            previous = self.__dict__.pop("_previous", None)
+            self._frame_probs = self._frame_probs_after(previous) if previous is not None else None
+            if self._frame_probs is None:
+                self._frame_probs = self._mean_over_windows(np.arange(len(self.windows)), 0, self.frame_count)
         return self._frame_probs
+
+    def continue_from(self, previous: "AnalysisResult | None") -> "AnalysisResult":
+        """Let `frame_probs` start from `previous`'s, when this result is `previous` with more
+        windows after its own (a file being analysed: the window rebuilds its result a few times
+        a second): only the frames from the first new window's on are summed again, instead of
+        frames × classes over the whole video (a Kinetics model over ten minutes: 7 M numbers,
+        summed under the interpreter lock while the window waited to repaint). Returns self."""
+        self.__dict__["_previous"] = previous
+        return self
+
+    def _frame_probs_after(self, previous: "AnalysisResult") -> np.ndarray | None:
+        """frame_probs from `previous`'s, or None where it cannot be reused."""
+        done, k = previous._frame_probs, len(previous.windows)
+        if (done is None or previous.frame_count != self.frame_count or done.shape[1] != len(self.labels)
+                or not 0 < k <= len(self.windows) or previous.windows[-1] is not self.windows[k - 1]
+                or previous.windows[0] is not self.windows[0]):
+            return None
+        if k == len(self.windows):
+            return done
+        starts, ends, inside = self._spans()
+        first = int(starts[k:][inside[k:]].min()) if inside[k:].any() else self.frame_count
+        last = int(ends[inside].max()) if inside.any() else -1
+        if first > last:  # no new window in the video
+            return done
+        out = np.empty_like(done)
+        out[:first] = done[:first]
+        # every window over the frames from `first` on: the new ones and the old ones reaching into them
+        over = np.flatnonzero(inside & (ends >= first))
+        out[first:last + 1] = self._mean_over_windows(over, first, last + 1)
+        out[last + 1:] = np.nan  # no window reaches these
+        return out
+
+    def _mean_over_windows(self, which: np.ndarray, first: int, stop: int) -> np.ndarray:
+        """(stop - first, classes): frames first..stop-1's mean over the windows `which` (indices)
+        that cover them, NaN where none does."""
+        n = stop - first
+        if not len(which) or n <= 0:
+            return np.full((max(n, 0), len(self.labels)), np.nan)
+        # each window adds its probabilities over its span: as steps at its ends, summed once
+        # (a once-a-second redraw of a long video's results: one pass, not one per window)
+        starts, ends, inside = self._spans()
+        which = which[inside[which]]
+        probs = np.stack([self.windows[i].probs for i in which]).astype(np.float64) if len(which) else \
+            np.zeros((0, len(self.labels)))
+        starts, ends = np.clip(starts[which], first, stop - 1) - first, np.clip(ends[which], first, stop - 1) - first
+        steps = np.zeros((n + 1, probs.shape[1]))
+        _add_rows(steps, starts, probs)
+        _add_rows(steps, ends + 1, -probs)
+        count = np.bincount(starts, minlength=n + 1) - np.bincount(ends + 1, minlength=n + 1)
+        count = np.cumsum(count[:n])
+        with np.errstate(divide="ignore"):
+            scale = np.where(count > 0, 1.0 / count, np.nan)  # NaN where no window covers
+        # in place, by ufuncs (which leave the interpreter lock while they work): the window
+        # prepares a Kinetics model's results on a thread beside its own (frames × 400 arrays)
+        out = _cumsum_rows(steps[:n])
+        np.multiply(out, scale[:, None], out=out)
+        return out
 
     def _spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each window's first and last frame, cut to the video, and whether any of it lies in
         the video: (windows,) int64, int64, bool."""
+        cached = self.__dict__.get("_spans_cache")
+        if cached is None:
+            self.__dict__["_spans_cache"] = cached = self._find_spans()
+        return cached
+
+    def _find_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         starts = np.fromiter((w.start_frame for w in self.windows), np.int64, len(self.windows))
         ends = np.fromiter((w.end_frame for w in self.windows), np.int64, len(self.windows))
         inside = (starts <= self.frame_count - 1) & (ends >= 0)

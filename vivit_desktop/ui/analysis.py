@@ -203,6 +203,7 @@ class AnalysisRun(QObject):
         self._runner = None
         self._result: AnalysisResult | None = None
         self._processed: AnalysisResult | None = None  # the newest result whose post-processing is computed
+        self._result_built: AnalysisResult | None = None  # the last result built (kept when windows arrive)
         self._timebase: tuple[int, Timebase] | None = None  # (times it was made from, it)
         self._worker = _Worker(request)
         self._worker.finished.connect(self.ended)
@@ -326,13 +327,18 @@ class AnalysisRun(QObject):
             return None
         if self._result is None or self._result.post != self.post:
             offset = self.frame_offset
-            windows = self.windows if not offset else [self._shift(w, offset) for w in self.windows]
+            # a copy: self.windows grows as windows arrive, and a result is the windows it was made of
+            windows = list(self.windows) if not offset else [self._shift(w, offset) for w in self.windows]
+            previous = next((r for r in (self._result_built, self._processed)
+                             if r is not None and r._frame_probs is not None), None)
             self._result = AnalysisResult(
                 source=str(self.request.source or "live"), fps=self.request.fps,
                 frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
                 card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
                 model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post,
-                frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None)
+                frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None
+            ).continue_from(previous)  # (its per-frame sums are redone only after the windows it had)
+            self._result_built = self._result
         return self._result
 
     def smoothed_at(self, index: int) -> np.ndarray | None:
