@@ -514,9 +514,12 @@ def test_per_frame_means_continued_from_an_earlier_result_equal_the_whole_sum():
 
     previous = None
     upto = 0
-    for batch in (1, 3, 8, 2, 17, 1, 30, 40, 100):
+    for i, batch in enumerate((1, 3, 8, 2, 17, 1, 30, 40, 100)):
         upto = min(upto + batch, len(windows))
         continued = result(upto, previous)
+        if i % 3 == 1:  # built and never drawn (the window rebuilds more often than it draws)
+            previous = continued
+            continue
         whole = result(upto)
         got, expected = continued.frame_probs(), whole.frame_probs()
         assert np.array_equal(np.isnan(got), np.isnan(expected)), upto

@@ -203,7 +203,11 @@ class AnalysisResult:
         windows after its own (a file being analysed: the window rebuilds its result a few times
         a second): only the frames from the first new window's on are summed again, instead of
         frames × classes over the whole video (a Kinetics model over ten minutes: 7 M numbers,
-        summed under the interpreter lock while the window waited to repaint). Returns self."""
+        summed under the interpreter lock while the window waited to repaint). Kept is the
+        newest result, `previous` or one it continues, whose sums are made now (so no chain of
+        results grows), and dropped once this one's are. Returns self."""
+        while previous is not None and previous._frame_probs is None:  # (built, never drawn)
+            previous = previous.__dict__.get("_previous")
         self.__dict__["_previous"] = previous
         return self
 

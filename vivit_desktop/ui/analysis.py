@@ -329,15 +329,13 @@ class AnalysisRun(QObject):
             offset = self.frame_offset
             # a copy: self.windows grows as windows arrive, and a result is the windows it was made of
             windows = list(self.windows) if not offset else [self._shift(w, offset) for w in self.windows]
-            previous = next((r for r in (self._result_built, self._processed)
-                             if r is not None and r._frame_probs is not None), None)
             self._result = AnalysisResult(
                 source=str(self.request.source or "live"), fps=self.request.fps,
                 frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
                 card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
                 model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post,
                 frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None
-            ).continue_from(previous)  # (its per-frame sums are redone only after the windows it had)
+            ).continue_from(self._result_built)  # (its per-frame sums are redone only after the windows it had)
             self._result_built = self._result
         return self._result
 
