@@ -525,6 +525,14 @@ def test_per_frame_means_continued_from_an_earlier_result_equal_the_whole_sum():
         assert np.array_equal(np.isnan(got), np.isnan(expected)), upto
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
         previous = continued
+    # results built and never drawn, one after another without end, chain only so far
+    head = result(len(windows), previous)
+    for _ in range(3 * AnalysisResult.CHAIN):
+        head = result(len(windows), head)
+    hops = 0
+    while head is not None and head._frame_probs is None:
+        head, hops = head.__dict__.get("_previous"), hops + 1
+    assert hops <= AnalysisResult.CHAIN + 1
     # not a continuation: another video length, or windows that are not the earlier ones
     other = result(len(windows), previous, frames=n - 50)
     np.testing.assert_allclose(other.frame_probs(), result(len(windows), frames=n - 50).frame_probs())

@@ -203,16 +203,27 @@ class AnalysisResult:
         windows after its own (a file being analysed: the window rebuilds its result a few times
         a second): only the frames from the first new window's on are summed again, instead of
         frames × classes over the whole video (a Kinetics model over ten minutes: 7 M numbers,
-        summed under the interpreter lock while the window waited to repaint). Kept is the
-        newest result, `previous` or one it continues, whose sums are made now (so no chain of
-        results grows), and dropped once this one's are. Returns self."""
-        while previous is not None and previous._frame_probs is None:  # (built, never drawn)
-            previous = previous.__dict__.get("_previous")
+        summed under the interpreter lock while the window waited to repaint). `previous` may
+        not have its sums yet (the window builds results more often than it draws them): they
+        are taken from the newest result back along the chain that has them when this one's are
+        made, and the chain is dropped then. Returns self."""
+        newest, hops = previous, 0
+        while newest is not None and newest._frame_probs is None and hops < self.CHAIN:
+            newest, hops = newest.__dict__.get("_previous"), hops + 1
+        if hops >= self.CHAIN:  # (results built and never drawn for long: no chain grows without end)
+            previous = newest if newest is not None and newest._frame_probs is not None else None
         self.__dict__["_previous"] = previous
         return self
 
+    CHAIN = 64  # results built and not drawn that one may continue through
+
     def _frame_probs_after(self, previous: "AnalysisResult") -> np.ndarray | None:
-        """frame_probs from `previous`'s, or None where it cannot be reused."""
+        """frame_probs from the newest result back from `previous` whose sums are made, or
+        None where none can be reused."""
+        while previous is not None and previous._frame_probs is None:  # (built, never drawn)
+            previous = previous.__dict__.get("_previous")
+        if previous is None:
+            return None
         done, k = previous._frame_probs, len(previous.windows)
         if (done is None or previous.frame_count != self.frame_count or done.shape[1] != len(self.labels)
                 or not 0 < k <= len(self.windows) or previous.windows[-1] is not self.windows[k - 1]
