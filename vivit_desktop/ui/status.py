@@ -22,7 +22,7 @@ FIELDS = (("model", "The model whose results are shown"), ("device", "Inference 
 class Progress(QWidget):
     """The status bar's "analysed n %" bar. Not a QProgressBar: its setValue repaints at once,
     and a repaint from inside the progress signal painted every widget waiting to repaint
-    (plots, ethogram, video) there and then: while a file was analysed, 60 % of the window
+    (plots, ethogram, video) there and then: while a file was analysed, 63 % of the window
     thread's time went through it (py-spy over bench_gui.py). This one asks for a repaint
     (`update`), which Qt merges with the rest of the window's."""
 
@@ -41,10 +41,14 @@ class Progress(QWidget):
         return int(100 * self.done / self.total) if self.total else 0
 
     def set(self, done: int, total: int) -> None:
-        before = (self.percent(), round(self.width() * self.done / self.total) if self.total else 0)
+        before = self._look()
         self.done, self.total = min(done, total), total
-        if (self.percent(), round(self.width() * self.done / self.total) if self.total else 0) != before:
+        if self._look() != before:
             self.update()  # (only when the text or the bar changes by a pixel)
+
+    def _look(self) -> tuple[int, int]:
+        """(percent, filled pixels): what the bar shows."""
+        return self.percent(), round(self.width() * self.done / self.total) if self.total else 0
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
