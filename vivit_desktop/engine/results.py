@@ -73,12 +73,17 @@ def top_per_head(probs: np.ndarray, card: ModelCard, k: int) -> list[tuple[str, 
     return out
 
 
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted 1-D array, in order: np.unique without its sort, and
+    without its first call's import of numpy.ma (50 ms on the window's thread at its first draw)."""
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
 def nearest_sample(frames, frame: int) -> int:
     """The sampled frame of a window (`frames`, its source frames in order) nearest to `frame`,
     the earlier on a tie: the rule by which a frame takes a window's temporal attention
     (`AnalysisResult.frame_attention`) and its spatial map (`WindowResult.spatial_for`)."""
-    sampled = np.asarray(frames)  # in order: its distinct values without np.unique (whose first call
-    sampled = sampled[np.r_[True, sampled[1:] != sampled[:-1]]]  # imports numpy.ma: 50 ms of a first draw)
+    sampled = distinct_sorted(np.asarray(frames))
     right = int(np.clip(np.searchsorted(sampled, frame), 0, len(sampled) - 1))
     left = max(right - 1, 0)
     return int(sampled[left] if frame - sampled[left] <= sampled[right] - frame else sampled[right])
@@ -109,6 +114,18 @@ def _cumsum_rows(values: np.ndarray, rows: int = 128) -> np.ndarray:
         block += running
         running = block[-1].copy()
     return out
+
+
+def _summed(result: "AnalysisResult | None", hops: int | None) -> "AnalysisResult | None":
+    """`result`, or the newest one it continues (`AnalysisResult.continue_from`) whose
+    per-frame sums are made, within `hops` steps back (None: any); None where there is none."""
+    while result is not None and result._frame_probs is None:  # (built, never drawn)
+        if hops is not None:
+            if hops <= 0:
+                return None
+            hops -= 1
+        result = result.__dict__.get("_previous")
+    return result
 
 
 @dataclass(frozen=True)
@@ -207,11 +224,9 @@ class AnalysisResult:
         not have its sums yet (the window builds results more often than it draws them): they
         are taken from the newest result back along the chain that has them when this one's are
         made, and the chain is dropped then. Returns self."""
-        newest, hops = previous, 0
-        while newest is not None and newest._frame_probs is None and hops < self.CHAIN:
-            newest, hops = newest.__dict__.get("_previous"), hops + 1
-        if hops >= self.CHAIN:  # (results built and never drawn for long: no chain grows without end)
-            previous = newest if newest is not None and newest._frame_probs is not None else None
+        if _summed(previous, self.CHAIN) is None and previous is not None:
+            # (results built and never drawn for long: no chain grows without end)
+            previous = _summed(previous, None)
         self.__dict__["_previous"] = previous
         return self
 
@@ -220,12 +235,11 @@ class AnalysisResult:
     def _frame_probs_after(self, previous: "AnalysisResult") -> np.ndarray | None:
         """frame_probs from the newest result back from `previous` whose sums are made, or
         None where none can be reused."""
-        while previous is not None and previous._frame_probs is None:  # (built, never drawn)
-            previous = previous.__dict__.get("_previous")
+        previous = _summed(previous, None)
         if previous is None:
             return None
         done, k = previous._frame_probs, len(previous.windows)
-        if (done is None or previous.frame_count != self.frame_count or done.shape[1] != len(self.labels)
+        if (previous.frame_count != self.frame_count or done.shape[1] != len(self.labels)
                 or not 0 < k <= len(self.windows) or previous.windows[-1] is not self.windows[k - 1]
                 or previous.windows[0] is not self.windows[0]):
             return None
@@ -248,14 +262,13 @@ class AnalysisResult:
         """(stop - first, classes): frames first..stop-1's mean over the windows `which` (indices)
         that cover them, NaN where none does."""
         n = stop - first
+        starts, ends, inside = self._spans()
+        which = which[inside[which]]
         if not len(which) or n <= 0:
             return np.full((max(n, 0), len(self.labels)), np.nan)
         # each window adds its probabilities over its span: as steps at its ends, summed once
         # (a once-a-second redraw of a long video's results: one pass, not one per window)
-        starts, ends, inside = self._spans()
-        which = which[inside[which]]
-        probs = np.stack([self.windows[i].probs for i in which]).astype(np.float64) if len(which) else \
-            np.zeros((0, len(self.labels)))
+        probs = np.stack([self.windows[i].probs for i in which]).astype(np.float64)
         starts, ends = np.clip(starts[which], first, stop - 1) - first, np.clip(ends[which], first, stop - 1) - first
         steps = np.zeros((n + 1, probs.shape[1]))
         _add_rows(steps, starts, probs)

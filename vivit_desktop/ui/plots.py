@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QLabel, QVBoxLayout, QWidget
 
+from ..engine.results import distinct_sorted
 from ..engine.timebase import Timebase
 
 # no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
@@ -103,8 +104,7 @@ def envelope(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np
     n = len(y)
     if n <= 2 * max(columns, 1):
         return x, y
-    starts = np.linspace(0, n, columns + 1).astype(np.int64)[:-1]
-    starts = starts[np.r_[True, starts[1:] != starts[:-1]]]  # (sorted: not np.unique, whose first call imports numpy.ma, 50 ms)
+    starts = distinct_sorted(np.linspace(0, n, columns + 1).astype(np.int64)[:-1])
     ends = np.append(starts[1:], n) - 1
     with np.errstate(invalid="ignore"):
         low, high = np.fmin.reduceat(y, starts, axis=0), np.fmax.reduceat(y, starts, axis=0)
@@ -474,6 +474,8 @@ class WindowAttention(pg.PlotWidget):
         item.addItem(self.current)
         self.frames: tuple[int, ...] = ()
         self.values = np.zeros(0)
+        self._top: float | None = None  # the y range's top and the x range's bar count set last
+        self._bars: int | None = None
         self.scene().sigMouseMoved.connect(lambda pos: _hover_text(item, pos, self.describe))
         self.setMinimumHeight(90)
 
@@ -506,10 +508,10 @@ class WindowAttention(pg.PlotWidget):
             top = max(float(values.max()) * 1.15, 1e-3)
             step = 10 ** np.floor(np.log10(top)) / 2
             top = float(np.ceil(top / step) * step)
-            if top != getattr(self, "_top", None):
+            if top != self._top:
                 self._top = top
                 self.getPlotItem().setYRange(0, top * 1.06, padding=0)  # (room for the top tick's label)
-            if len(frames) != getattr(self, "_bars", None):
+            if len(frames) != self._bars:
                 self._bars = len(frames)
                 self.getPlotItem().setXRange(-0.6, len(frames) - 0.4, padding=0)
         nearest = int(np.argmin(np.abs(np.asarray(frames) - playhead)))
