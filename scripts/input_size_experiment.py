@@ -35,10 +35,9 @@ def main() -> int:
     parser.add_argument("--heldout-clips", type=int, default=500)
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
-    import torch.nn.functional as F
-
     from vivit_desktop.model import save_model
     from vivit_desktop.model.checkpoint import read_state_dict
+    from vivit_desktop.model.importers import resize_tubelet
     from vivit_desktop.train import generator, recipe
     from vivit_desktop.train.data import CameraMotionClips, CameraMotionPool
     from vivit_desktop.train.evaluate import evaluate
@@ -46,14 +45,7 @@ def main() -> int:
 
     recipe.ARCH.update(image_size=args.image_size, patch_size=args.patch_size)
     model = recipe.new_model("st")
-    state = dict(read_state_dict(args.start))
-    kernel = state["patch_embed.proj.weight"]  # (D, C, t, p, p)
-    if kernel.shape[-1] != args.patch_size:
-        D, C, t, p, _ = kernel.shape
-        resized = F.interpolate(kernel.reshape(D * C * t, 1, p, p), size=(args.patch_size,) * 2, mode="bilinear",
-                                align_corners=False)
-        state["patch_embed.proj.weight"] = resized.reshape(D, C, t, args.patch_size, args.patch_size) * (p / args.patch_size) ** 2
-    model.load_state_dict(state)
+    model.load_state_dict(resize_tubelet(read_state_dict(args.start), args.patch_size))
     settings = TrainSettings(**{**recipe.SETTINGS.__dict__, **recipe.FINETUNE, "steps": args.steps})
     started = time.time()
     pool = CameraMotionPool(model.card, args.pool_clips, seed=settings.seed, processes=args.processes)

@@ -3,13 +3,14 @@
 1. Made clips: a still frame of every real clip in ../shared/media and of the sample clip
    (resources/sample.mp4) is moved by a virtual camera into each camera motion at speeds a real
    camera moves at, then encoded with ffmpeg's libx264 (CRF 23, yuv420p) as a phone or camera
-   would. Their label is known by construction. Zooms and rolls come at three speeds each:
+   would. Their label is known by construction. Every clip lasts 3 s (longer than any shipped
+   model's window); zooms and rolls come at three speeds each:
 
-       zoom  slow 1.2x over 3 s (a slow zoom lens) | medium 1.5x over 2 s | fast 2.5x over 2 s (push-in)
-       roll  slow 10 deg over 3 s | medium 30 deg over 2 s | fast 90 deg over 2 s
+       zoom  slow 1.2x (a slow zoom lens) | medium 1.6x | fast 2.5x (a push-in), over 3 s
+       roll  slow 5 deg | medium 20 deg | fast 90 deg, over 3 s
 
-   Pans and tilts cross one view width in 2 s (a brisk pan: about 30 deg/s with a 60 deg lens),
-   shake is a hand's tremor of up to 5.5 % of the view, static holds still.
+   Pans and tilts cross one view width in 3 s (about 20 deg/s with a 60 deg lens), shake is a
+   hand's tremor of up to 5.5 % of the view, static holds still.
 2. The real clips themselves, analysed whole; their camera motion is labelled by looking (in
    REAL_LABELS below) and compared with each model's leading label.
 
@@ -40,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FPS = 30
-OUT = 256  # encoded frame side, px (every shipped input size is far below it)
+OUT_W, OUT_H = 320, 240  # encoded frame, px: 4:3, as the real-footage issue's clips (the app crops the centre)
 SHORT = 720  # the still's shorter side after resizing, px
-VIEW = 360  # the view's side over the resized still at zoom 1, px
+VIEW = 360  # the view's width over the resized still at zoom 1, px (its height is 3/4 of it)
 CRF = 23
 
 # The real clips in ../shared/media (camera footage; the synthetic test patterns and the
@@ -73,15 +74,15 @@ class Motion:
     amount: float = 0.0
 
 
+SECONDS = 3.0  # every made clip: longer than one window of every shipped model (2 s at stride 4)
 MOTIONS = (
-    Motion("static", "", 3.0),
-    Motion("pan left", "", 2.0, 1.0), Motion("pan right", "", 2.0, 1.0),
-    Motion("tilt up", "", 2.0, 1.0), Motion("tilt down", "", 2.0, 1.0),
-    *(Motion(label, speed, seconds, amount) for label in ("zoom in", "zoom out")
-      for speed, seconds, amount in (("slow", 3.0, 1.2), ("medium", 2.0, 1.5), ("fast", 2.0, 2.5))),
-    *(Motion(label, speed, seconds, amount) for label in ("rotate clockwise", "rotate counter-clockwise")
-      for speed, seconds, amount in (("slow", 3.0, 10.0), ("medium", 2.0, 30.0), ("fast", 2.0, 90.0))),
-    Motion("shake", "", 3.0, 0.055),
+    Motion("static", "", SECONDS),
+    *(Motion(label, "", SECONDS, 1.0) for label in ("pan left", "pan right", "tilt up", "tilt down")),
+    *(Motion(label, speed, SECONDS, amount) for label in ("zoom in", "zoom out")
+      for speed, amount in (("slow", 1.2), ("medium", 1.6), ("fast", 2.5))),
+    *(Motion(label, speed, SECONDS, amount) for label in ("rotate clockwise", "rotate counter-clockwise")
+      for speed, amount in (("slow", 5.0), ("medium", 20.0), ("fast", 90.0))),
+    Motion("shake", "", SECONDS, 0.055),
 )
 
 
@@ -111,24 +112,24 @@ def camera(motion: Motion, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def render(image: np.ndarray, motion: Motion) -> np.ndarray:
-    """Frames (n, OUT, OUT, 3) uint8 of `motion` over `image` (its shorter side SHORT px), the
-    view centred on the image at its middle frame."""
+    """Frames (n, OUT_H, OUT_W, 3) uint8 of `motion` over `image` (its shorter side SHORT px),
+    the view centred on the image at its middle frame."""
     n = int(round(motion.seconds * FPS))
     offset, zoom, angle = camera(motion, n)
     h, w = image.shape[:2]
-    big = 2 * OUT  # render at twice the size, then area-downsample
-    frames = np.empty((n, OUT, OUT, 3), np.uint8)
+    bw, bh = 2 * OUT_W, 2 * OUT_H  # render at twice the size, then area-downsample
+    frames = np.empty((n, OUT_H, OUT_W, 3), np.uint8)
     for t in range(n):
-        z = zoom[t] * VIEW / big
+        z = zoom[t] * VIEW / bw
         cos, sin = np.cos(angle[t]) * z, np.sin(angle[t]) * z
         cx, cy = w / 2 + VIEW * offset[t, 0], h / 2 + VIEW * offset[t, 1]
-        # destination pixel centre (x + 0.5) -> source point centre + R * (x + 0.5 - big / 2)
-        ox = cx - (cos - sin) * big / 2 + (cos - sin) * 0.5 - 0.5
-        oy = cy - (sin + cos) * big / 2 + (sin + cos) * 0.5 - 0.5
+        # destination pixel centre (x + 0.5, y + 0.5) -> source point centre + R * (x + 0.5 - bw / 2, ...)
+        ox = cx - 0.5 + cos * (0.5 - bw / 2) - sin * (0.5 - bh / 2)
+        oy = cy - 0.5 + sin * (0.5 - bw / 2) + cos * (0.5 - bh / 2)
         matrix = np.array([[cos, -sin, ox], [sin, cos, oy]])
-        frame = cv2.warpAffine(image, matrix, (big, big), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        frame = cv2.warpAffine(image, matrix, (bw, bh), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REFLECT101)
-        frames[t] = cv2.resize(frame, (OUT, OUT), interpolation=cv2.INTER_AREA)
+        frames[t] = cv2.resize(frame, (OUT_W, OUT_H), interpolation=cv2.INTER_AREA)
     return frames
 
 
@@ -193,17 +194,22 @@ def analyse(path: Path, model, hop: int = 4, batch: int = 8) -> tuple[str, float
     return label, count / sum(votes.values()), votes
 
 
-def make_clips(media: Path, folder: Path) -> list[tuple[str, Motion, Path]]:
-    """(source name, motion, clip path) for every source still and motion."""
+def make_clips(media: Path, folder: Path, reuse: bool = False) -> list[tuple[str, Motion, Path]]:
+    """(source name, motion, clip path) for every source still and motion (`reuse`: keep the
+    clips already in `folder`, made by an earlier run of this script)."""
     sources = [media / name for name in MEDIA_CLIPS if (media / name).exists()]
     if SAMPLE.exists():
         sources.append(SAMPLE)
     clips = []
     for video in sources:
-        image = still(video, folder / f"{video.stem}.png")
+        image = None
         for motion in MOTIONS:
             tag = f"{motion.label}{' ' + motion.speed if motion.speed else ''}".replace(" ", "_")
-            clips.append((video.stem, motion, encode(render(image, motion), folder / f"{video.stem}-{tag}.mp4")))
+            path = folder / f"{video.stem}-{tag}.mp4"
+            if not (reuse and path.is_file()):
+                image = still(video, folder / f"{video.stem}.png") if image is None else image
+                encode(render(image, motion), path)
+            clips.append((video.stem, motion, path))
     return clips
 
 
@@ -219,16 +225,18 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--verbose", action="store_true", help="one line per clip")
     parser.add_argument("--keep", type=Path, default=None, help="write the made clips to this folder")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: use the clips an earlier run left there instead of making them again")
     args = parser.parse_args()
     from vivit_desktop import catalog
 
     specs = args.model or [entry.name for entry in catalog.checkpoints() if entry.shipped and entry.usable]
     folder = args.keep or Path(tempfile.mkdtemp())
     folder.mkdir(parents=True, exist_ok=True)
-    clips = make_clips(args.media, folder)
+    clips = make_clips(args.media, folder, reuse=args.reuse and args.keep is not None)
     sources = sorted({source for source, _, _ in clips})
     print(f"{len(clips)} made clips over {len(sources)} stills ({', '.join(sources)}), "
-          f"{len(MOTIONS)} motions each; H.264 CRF {CRF}, {OUT} px, {FPS} fps")
+          f"{len(MOTIONS)} motions each; H.264 CRF {CRF}, {OUT_W}x{OUT_H}, {FPS} fps")
     columns: dict[str, dict[str, tuple[int, int]]] = {}
     class_totals: dict[str, dict[str, tuple[int, int]]] = {}
     real_rows: dict[str, dict[str, str]] = defaultdict(dict)

@@ -12,7 +12,8 @@ import torch
 
 from vivit_desktop.model import create_model, load_model, save_model
 from vivit_desktop.train import ClipFolder, DataError, TrainError, TrainSettings, evaluate, train
-from vivit_desktop.train import generator
+from vivit_desktop.train import generator, recipe
+from vivit_desktop.train.data import card_seconds
 from vivit_desktop.train.generator import CameraPath, LABELS, camera_path, render_clip, render_path
 
 from conftest import tiny_overrides
@@ -163,8 +164,16 @@ def test_shake_has_no_net_motion_and_static_barely_moves():
     rng = np.random.default_rng(0)
     shake = camera_path("shake", rng, 16)
     assert np.allclose(shake.offset[0], shake.offset[-1]) and np.abs(shake.offset).max() > 0.01
-    static = camera_path("static", rng, 16)
-    assert np.abs(static.offset).max() <= 0.004 + 1e-9 and np.all(static.zoom == 1) and np.all(static.angle == 0)
+    statics = [camera_path("static", rng, 16, 2.0) for _ in range(40)]
+    tripod = [p for p in statics if np.all(p.zoom == 1) and np.all(p.angle == 0)]
+    handheld = [p for p in statics if not (np.all(p.zoom == 1) and np.all(p.angle == 0))]
+    assert tripod and handheld  # on a tripod, or held in a hand
+    assert all(np.abs(p.offset).max() <= 0.004 + 1e-9 for p in tripod)
+    for p in handheld:  # a sway in every axis, smaller than shake's, with no drift
+        assert np.abs(p.offset).max() <= 0.004 + 2 * generator.HANDHELD[0]
+        assert np.degrees(np.abs(p.angle).max()) <= generator.HANDHELD[1] + 1e-9
+        assert np.abs(p.zoom - 1).max() <= generator.HANDHELD[2] + 1e-9
+        assert np.allclose(p.offset[0], p.offset[-1]) and p.angle[0] == pytest.approx(p.angle[-1])
 
 
 # -- folder datasets and their bad inputs ---------------------------------------------------------
@@ -329,7 +338,6 @@ def test_any_variant_trains_from_a_model1_checkpoint(tmp_path, clip_folder):
 
 def test_the_recipe_runs_end_to_end_in_its_quick_form(tmp_path):
     """CI's tiny version of the shipped-model recipe: a few steps per variant, the same code."""
-    from vivit_desktop.train import recipe
 
     assert recipe.main(["-o", str(tmp_path), "--quick", "--no-progress"]) == 0
     index = json.loads((tmp_path / "default.json").read_text())
@@ -395,11 +403,26 @@ def test_generated_data_without_scikit_image_says_what_to_do_before_training(mon
 # -- the generator's realism: speeds, perspective, lens, sensor and codec (issue: real footage) --
 def test_zooms_and_rolls_come_slow_as_well_as_fast():
     rng = np.random.default_rng(0)
-    zooms = [1 / camera_path("zoom in", rng, 16).zoom[-1] for _ in range(200)]
-    rolls = [abs(np.degrees(camera_path("rotate clockwise", rng, 16).angle[-1])) for _ in range(200)]
-    assert min(zooms) < 1.15 and max(zooms) > 2.5  # a slow zoom lens to a fast push-in
-    assert min(rolls) < 8 and max(rolls) > 70
-    assert np.median(zooms) < 1.9 and np.median(rolls) < 30  # log-uniform: slow ones are common
+    seconds = 2.0  # what a shipped model's window spans
+    zooms = [(1 / camera_path("zoom in", rng, 16, seconds).zoom[-1]) ** (1 / seconds) for _ in range(200)]
+    rolls = [abs(np.degrees(camera_path("rotate clockwise", rng, 16, seconds).angle[-1])) / seconds
+             for _ in range(200)]
+    # per second: a slow zoom lens (1.2x over 3 s) to a fast push-in; a 5-degree roll over 3 s to a fast turn
+    assert min(zooms) < 1.2 ** (1 / 3) and max(zooms) > 1.6
+    assert min(rolls) < 5 / 3 and max(rolls) > 40
+    assert np.median(zooms) < 1.4 and np.median(rolls) < 12  # log-uniform: slow ones are common
+
+
+def test_a_clip_s_motion_is_its_speed_times_the_seconds_it_spans():
+    one = camera_path("zoom in", np.random.default_rng(3), 16, 1.0)
+    two = camera_path("zoom in", np.random.default_rng(3), 16, 2.0)
+    assert two.zoom[-1] == pytest.approx(one.zoom[-1] ** 2)
+    one = camera_path("rotate clockwise", np.random.default_rng(4), 16, 1.0)
+    three = camera_path("rotate clockwise", np.random.default_rng(4), 16, 3.0)
+    assert three.angle[-1] == pytest.approx(3 * one.angle[-1])
+    # the recipe's cards: 16 frames one every 4 at 30 fps span 2 s, and the pool renders them so
+    card = recipe.new_model("st").card
+    assert card_seconds(card) == pytest.approx(2.0)
 
 
 def test_a_perspective_pan_turns_the_camera_and_keystones_the_view():
@@ -490,3 +513,38 @@ def test_the_real_footage_check_films_each_motion_the_way_its_label_says():
     start, end = dots("rotate clockwisemedium")
     turn = np.degrees(np.arctan2(end[1], end[0]) - np.arctan2(start[1], start[0]))
     assert turn == pytest.approx(-30, abs=3)  # y down: counter-clockwise on screen is negative
+
+
+def test_a_model_1_at_one_input_size_starts_another_seeing_the_same_picture(tmp_path):
+    """resize_tubelet: a 32x32/patch-8 Model 1 moved to 64x64/patch-16 reads a 2x-upscaled clip
+    as it read the clip (the shipped models' --start); without the area factor it would not."""
+    from vivit_desktop.model.importers import resize_tubelet
+
+    small = create_model("vivit_t16x2_st", labels=LABELS, init="timm", **{**recipe.ARCH, "image_size": 32,
+                                                                          "patch_size": 8}).eval()
+    big = create_model("vivit_t16x2_st", labels=LABELS, **{**recipe.ARCH, "image_size": 64, "patch_size": 16}).eval()
+    big.load_state_dict(resize_tubelet(small.state_dict(), 16))
+    smooth = lambda x, side: torch.nn.functional.interpolate(x, size=(side, side), mode="bilinear",  # noqa: E731
+                                                             align_corners=False)
+    coarse = torch.randn(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    clips = smooth(coarse, 32).reshape(4, 16, 3, 32, 32)
+    upscaled = smooth(clips.reshape(64, 3, 32, 32), 64).reshape(4, 16, 3, 64, 64)
+    with torch.inference_mode():
+        a, b = small(clips), big(upscaled)
+    assert torch.allclose(a, b, atol=0.05 * a.abs().max())
+    unscaled = {**resize_tubelet(small.state_dict(), 16)}
+    unscaled["patch_embed.proj.weight"] = unscaled["patch_embed.proj.weight"] * 4
+    big.load_state_dict(unscaled)
+    with torch.inference_mode():
+        assert not torch.allclose(a, big(upscaled), atol=0.05 * a.abs().max())
+
+    # the recipe's --start: Model 1 starts from those weights, and its card says so
+    start = tmp_path / "start"
+    save_model(small, start)
+    out = tmp_path / "out"
+    assert recipe.main(["-o", str(out), "--quick", "--no-progress", "--variants", "st",
+                        "--start", str(start.with_suffix(".safetensors"))]) == 0
+    card = load_model(out / "camera-motion-st").card
+    assert card.image_size == 64 and "start.safetensors" in card.provenance["init"]
+    assert "resized to 16 px" in card.provenance["init"] and card.provenance["curriculum"] == "none"
+    assert recipe.main(["-o", str(out), "--quick", "--start", str(tmp_path / "missing.safetensors")]) == 2

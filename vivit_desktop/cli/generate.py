@@ -20,9 +20,10 @@ def add_parser(sub) -> None:
     gen.add_argument("--clips-per-class", type=positive_int, default=10, help="(default 10)")
     gen.add_argument("--seed", type=int, default=0, help="(default 0)")
     gen.add_argument("--size", type=bounded_int(8, 4096), default=128, help="frame width and height in pixels (default 128)")
-    gen.add_argument("--frames", type=bounded_int(1, 100_000), default=24, help="frames per clip (default 24)")
-    gen.add_argument("--fps", type=positive_float, default=15.0,
-                     help="frame rate written; the motion is made for 15 frames per second (default 15)")
+    gen.add_argument("--frames", type=bounded_int(1, 100_000), default=72,
+                     help="frames per clip (default 72: 2.4 s at 30 fps, longer than a shipped model's 2 s window)")
+    gen.add_argument("--fps", type=positive_float, default=30.0,
+                     help="frame rate written; the camera's speeds are per second of it (default 30)")
     gen.add_argument("--force", action="store_true", help="overwrite clips already in OUT_DIR")
 
 
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         (args.out / label).mkdir(parents=True, exist_ok=True)
     written = 0
     for i in range(args.clips_per_class * len(LABELS)):
-        frames, label, _ = render_clip(i, split=args.split, seed=args.seed, size=args.size, num_frames=args.frames)
+        frames, label, _ = render_clip(i, split=args.split, seed=args.seed, size=args.size, num_frames=args.frames,
+                                       seconds=(args.frames - 1) / args.fps)
         path = args.out / LABELS[label] / f"{LABELS[label].replace(' ', '-')}-{i:05d}.mp4"
         with atomic_path(path, overwrite=args.force) as tmp:
             writer = open_mp4_writer(tmp, path, args.fps, (args.size, args.size))

@@ -451,6 +451,24 @@ def init_from_image_vit(model, state_dict: Mapping[str, Tensor], tubelet_init: s
     return _load_partial(model, image_vit_to_vivit(state_dict, model.config, tubelet_init), "image ViT")
 
 
+def resize_tubelet(state_dict: Mapping[str, Tensor], patch_size: int) -> dict[str, Tensor]:
+    """A native state dict with its tubelet kernel resized to `patch_size` pixels (bilinear, and
+    divided by the change in area), so a model trained at one input size starts at another with
+    the same patch grid seeing the same picture, only sampled finer (e.g. 32x32 with 8-pixel
+    patches -> 64x64 with 16-pixel patches)."""
+    import torch.nn.functional as F
+
+    state = dict(state_dict)
+    kernel = state["patch_embed.proj.weight"]  # (D, C, t, p, p)
+    D, C, t, p, _ = kernel.shape
+    if p != patch_size:
+        resized = F.interpolate(kernel.reshape(D * C * t, 1, p, p).float(), size=(patch_size, patch_size),
+                                mode="bilinear", align_corners=False)
+        state["patch_embed.proj.weight"] = (resized.reshape(D, C, t, patch_size, patch_size)
+                                            * (p / patch_size) ** 2).to(kernel.dtype)
+    return state
+
+
 def init_from_model1(model, state_dict: Mapping[str, Tensor]) -> list[str]:
     """Load `model1_to_vivit` weights into `model`; returns the names left at their random
     initialisation."""

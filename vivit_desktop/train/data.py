@@ -61,13 +61,19 @@ class CameraMotionClips(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         frames, label, _ = generator.render_clip(int(index), split=self.split, seed=self.seed,
                                                  size=self.card.resize_shorter or self.card.image_size,
-                                                 num_frames=self.card.num_frames)
+                                                 num_frames=self.card.num_frames, seconds=card_seconds(self.card))
         return prepare(self.pre, frames), label
 
 
-def _render_for_pool(job: tuple[int, str, int, int, int]) -> tuple[np.ndarray, int]:
-    index, split, seed, size, frames = job
-    clip, label, _ = generator.render_clip(index, split=split, seed=seed, size=size, num_frames=frames)
+def card_seconds(card: ModelCard) -> float:
+    """What one of the card's windows spans, first frame to last: what a generated clip for it spans."""
+    return generator.clip_seconds(card.num_frames, card.frame_stride, card.fps or 30.0)
+
+
+def _render_for_pool(job: tuple[int, str, int, int, int, float]) -> tuple[np.ndarray, int]:
+    index, split, seed, size, frames, seconds = job
+    clip, label, _ = generator.render_clip(index, split=split, seed=seed, size=size, num_frames=frames,
+                                           seconds=seconds)
     return clip, label
 
 
@@ -97,7 +103,7 @@ class CameraMotionPool(Dataset):
         self.skipped: list[tuple[str, str]] = []
         self.name = f"{CAMERA_MOTION} ({split}, seed {seed}, pool of {clips})"
         size = card.resize_shorter or card.image_size
-        jobs = [(i, split, seed, size, card.num_frames) for i in range(clips)]
+        jobs = [(i, split, seed, size, card.num_frames, card_seconds(card)) for i in range(clips)]
         if processes > 1:
             import multiprocessing
 

@@ -56,15 +56,28 @@ NATURAL_HELDOUT = ("chelsea", "coffee", "gravel", "rocket", "text")
 NATURAL_SHARE = 0.6  # of clips drawn over a photograph; the rest over procedural textures
 WALLPAPER_SHARE = 0.5  # of those, drawn over a Debian wallpaper photograph when installed
 MIN_CONTRAST = 35.0  # standard deviation of a procedural texture's pixel values, at least
-# Motion over one clip (16 model frames, about a second): pans and tilts in viewport widths,
-# zoom as the factor of the view's width, rolls in degrees. Zooms and rolls are drawn
-# log-uniformly, so slow ones are as common as fast ones. The slow ends lie below the slowest
-# real motions the real-footage issue names, per second: a slow zoom lens, 1.2x over 3 s, is
-# 1.063x a second; a 5-degree roll over 2-3 s is 1.7-2.5 degrees a second. The fast ends: a
-# push-in, a 90-degree turn.
-PAN_RANGE = (0.3, 1.0)
-ZOOM_RANGE = (1.04, 3.0)
-ROLL_RANGE = (2.0, 90.0)
+# Motion per second of video, drawn for each clip and multiplied by the seconds the clip spans
+# (`clip_seconds`: 2 s for the shipped cards, 16 frames one every 4 at 30 fps): pans and tilts
+# in viewport widths, zooms as the factor of the view's width, rolls in degrees. Zooms and rolls
+# are drawn log-uniformly, so slow ones are as common as fast ones. The slow ends lie below the
+# slowest real motions the real-footage issue names: a slow zoom lens, 1.2x over 3 s, is 1.063x a
+# second; a 5-degree roll over 3 s is 1.7 degrees a second. The fast ends: a push-in (2.5x in
+# 1.5 s), a 90-degree turn in 2 s. Pans: a slow survey to a brisk turn (one view in 1.25 s).
+PAN_SPEED = (0.15, 0.8)
+ZOOM_SPEED = (1.05, 1.8)
+ROLL_SPEED = (1.5, 50.0)
+DEFAULT_SECONDS = 1.0  # a clip's span when the caller names none
+
+
+def clip_seconds(num_frames: int, frame_stride: int, fps: float) -> float:
+    """The seconds from a window's first frame to its last: what one generated clip spans."""
+    return (num_frames - 1) * frame_stride / fps
+
+
+# A static shot held in a hand (this share of static clips): no steady motion, but a sway with
+# no drift in every axis, smaller than shake's: up to HANDHELD = (view widths, degrees of roll,
+# zoom factor - 1). A tripod's clip only jitters (up to 0.004 view widths).
+HANDHELD_SHARE, HANDHELD = 0.5, (0.012, 0.6, 0.006)
 # Pans and tilts turn the camera (a homography: the far side of the view stretches, lines
 # converge) in this share of clips, seen through a lens of FOV_RANGE degrees across; the rest
 # slide it (a dolly, or a scene far away), which translates the picture.
@@ -341,10 +354,11 @@ def _easing(rng: np.random.Generator, n: int) -> np.ndarray:
     return t
 
 
-def _tremor(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
-    """Zero-drift shaking: a few sinusoids of 2-7 cycles per second (at 15 model frames per
-    second) plus frame noise, scaled so its peak is `amplitude`."""
-    t = np.arange(n) / 15.0
+def _tremor(rng: np.random.Generator, n: int, amplitude: float, rate: float = 15.0) -> np.ndarray:
+    """Zero-drift shaking: a few sinusoids of 2-7 cycles per second (at `rate` model frames per
+    second; above half the rate they alias, as a strided window sees a tremor) plus frame noise,
+    scaled so its peak is `amplitude`."""
+    t = np.arange(n) / rate
     wave = np.zeros(n)
     for _ in range(3):
         wave += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * rng.uniform(2, 7) * t + rng.uniform(0, 6.3))
@@ -368,8 +382,11 @@ def _focal_for(rng: np.random.Generator, reach: float) -> float:
     return float(focal)
 
 
-def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
+def camera_path(label: str, rng: np.random.Generator, n: int, seconds: float = DEFAULT_SECONDS) -> CameraPath:
+    """The camera's path over `n` frames spanning `seconds`, for one of LABELS."""
     offset, zoom, angle = np.zeros((n, 2)), np.ones(n), np.zeros(n)
+    rate = (n - 1) / seconds if n > 1 else 15.0
+    tremor = lambda amplitude: _tremor(rng, n, amplitude, rate)  # noqa: E731
     yaw = pitch = None
     focal = 0.0
     p = _easing(rng, n)
@@ -377,7 +394,7 @@ def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
     if label in ("pan left", "pan right", "tilt up", "tilt down"):
         axis = 0 if label.startswith("pan") else 1
         sign = -1.0 if label in ("pan left", "tilt up") else 1.0
-        amount = rng.uniform(PAN_RANGE[0], PAN_RANGE[1])
+        amount = rng.uniform(*PAN_SPEED) * seconds
         moves = np.zeros((n, 2))
         moves[:, axis] = sign * amount * p
         if rng.random() < 0.5:  # a little of the other axis, as hands do
@@ -388,21 +405,26 @@ def camera_path(label: str, rng: np.random.Generator, n: int) -> CameraPath:
         else:  # the camera slides (a dolly or a far scene): the picture translates
             offset = moves
     elif label in ("zoom in", "zoom out"):
-        factor = _log_uniform(rng, *ZOOM_RANGE)
+        factor = _log_uniform(rng, *ZOOM_SPEED) ** seconds
         zoom = factor ** (-p if label == "zoom in" else p)
     elif label in ("rotate clockwise", "rotate counter-clockwise"):
-        amount = np.deg2rad(_log_uniform(rng, *ROLL_RANGE))
+        amount = np.deg2rad(_log_uniform(rng, *ROLL_SPEED) * seconds)
         angle = (1.0 if label == "rotate clockwise" else -1.0) * amount * p
     elif label == "shake":
         jitter = 0.0
         amplitude = rng.uniform(0.03, 0.1)
-        offset = np.stack([_tremor(rng, n, amplitude), _tremor(rng, n, amplitude)], axis=1)
-        angle = _tremor(rng, n, np.deg2rad(rng.uniform(0.5, 3.0)))
-        zoom = 1.0 + _tremor(rng, n, rng.uniform(0.0, 0.02))
+        offset = np.stack([tremor(amplitude), tremor(amplitude)], axis=1)
+        angle = tremor(np.deg2rad(rng.uniform(0.5, 3.0)))
+        zoom = 1.0 + tremor(rng.uniform(0.0, 0.02))
     elif label != "static":
         raise ValueError(f"unknown camera motion {label!r}; expected one of {', '.join(LABELS)}")
     if jitter:
-        offset = offset + np.stack([_tremor(rng, n, jitter), _tremor(rng, n, jitter)], axis=1)
+        offset = offset + np.stack([tremor(jitter), tremor(jitter)], axis=1)
+    if label == "static" and rng.random() < HANDHELD_SHARE:  # held in a hand: it sways a little in every axis
+        offset = offset + np.stack([tremor(rng.uniform(0.002, HANDHELD[0])), tremor(rng.uniform(0.002, HANDHELD[0]))],
+                                   axis=1)
+        angle = angle + tremor(np.deg2rad(rng.uniform(0.05, HANDHELD[1])))
+        zoom = zoom * (1.0 + tremor(rng.uniform(0.001, HANDHELD[2])))
     return CameraPath(offset, zoom, angle, yaw, pitch, focal)
 
 
@@ -706,10 +728,11 @@ def _natural(rng: np.random.Generator, split: str) -> tuple[np.ndarray, str]:
     return image, source
 
 
-def render_clip(index: int, *, split: str = TRAIN, seed: int = 0, size: int = 64,
-                num_frames: int = 16) -> tuple[np.ndarray, int, dict]:
-    """Clip `index` of a split: frames (T, size, size, 3) uint8 RGB, its label index, and what
-    it was drawn from (image, motion parameters, what the lens and the file did) for inspection."""
+def render_clip(index: int, *, split: str = TRAIN, seed: int = 0, size: int = 64, num_frames: int = 16,
+                seconds: float = DEFAULT_SECONDS) -> tuple[np.ndarray, int, dict]:
+    """Clip `index` of a split: frames (T, size, size, 3) uint8 RGB spanning `seconds` of video
+    (the motion's speed is per second), its label index, and what it was drawn from (image,
+    motion parameters, what the lens and the file did) for inspection."""
     rng = clip_rng(seed, split, index)
     label = clip_label(index)
     texture_rng = np.random.default_rng([seed, _SPLIT_CODE[split], index, 1])
@@ -719,9 +742,11 @@ def render_clip(index: int, *, split: str = TRAIN, seed: int = 0, size: int = 64
         image = procedural_texture(texture_rng)
         source = "procedural"
     name = LABELS[label]
-    path = camera_path(name, rng, num_frames)
-    exposure = rng.uniform(0.1, 0.5) if rng.random() < BLUR_SHARE else 0.0  # up to a 1/30 s shutter
-    readout = rng.uniform(0.15, 0.45) if rng.random() < ROLLING_SHARE else 0.0  # a phone's CMOS readout
+    path = camera_path(name, rng, num_frames, seconds)
+    interval = seconds / max(num_frames - 1, 1)  # seconds between model frames
+    # a shutter open 1/150 to 1/30 s, a phone's CMOS read out in 10-30 ms: in model-frame intervals
+    exposure = rng.uniform(1 / 150, 1 / 30) / interval if rng.random() < BLUR_SHARE else 0.0
+    readout = rng.uniform(0.01, 0.03) / interval if rng.random() < ROLLING_SHARE else 0.0
     place = place_path(image.shape, path, size, rng)
     frames = render_frames(shrink(image, place), path, size, place, exposure=exposure, readout=readout)
     parallax = name in PARALLAX_LABELS and path.yaw is None and rng.random() < PARALLAX_SHARE

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 # A stretch of the sample clip is read right when its motion is the label of at least this share
-# of the stretch's middle second. The default model must read all but MAX_MISREAD of the 11
+# of the stretch's middle half. The default model must read all but MAX_MISREAD of the 11
 # right: the check is that the installation computes what the build computed (a broken model or
 # preprocessing misreads most of them), and the shipped default misreads the two zooms over the
 # cup's smooth rim (README, "The shipped models").
@@ -35,14 +35,14 @@ class CheckFailed(Exception):
     pass
 
 
-def sample_disagreements(frame_labels: Sequence[str], motions: list[dict], fps: float = 30.0) -> list[str]:
-    """What is wrong with per-frame labels of the sample clip, judged on the middle second of each
+def sample_disagreements(frame_labels: Sequence[str], motions: list[dict]) -> list[str]:
+    """What is wrong with per-frame labels of the sample clip, judged on the middle half of each
     stretch (windows at the edges straddle two motions): one message per stretch whose most
     common label is not its motion, or is it on fewer than MIN_AGREEMENT of those frames."""
-    half_window = int(round(fps / 2))
     wrong = []
     for stretch in motions:
-        frames = list(frame_labels[stretch["start_frame"] + half_window:stretch["end_frame"] - half_window + 1])
+        margin = (stretch["end_frame"] - stretch["start_frame"] + 1) // 4
+        frames = list(frame_labels[stretch["start_frame"] + margin:stretch["end_frame"] - margin + 1])
         if not frames:
             wrong.append(f"{stretch['label']} at frames {stretch['start_frame']}-{stretch['end_frame']}: no labels")
             continue
@@ -118,7 +118,7 @@ def model_checks(video: Path | None, device: str) -> list[tuple[str, Callable[[]
             summary = _check_result(result, entry.name, expect_frames=motions["motions"][-1]["end_frame"] + 1)
             if entry.name == default:
                 names = [result.label_name(i) or "" for i in result.frame_labels()]
-                wrong = sample_disagreements(names, motions["motions"], motions["fps"])
+                wrong = sample_disagreements(names, motions["motions"])
                 right = len(motions["motions"]) - len(wrong)
                 if len(wrong) > MAX_MISREAD:
                     raise CheckFailed(f"the default model read only {right} of the sample's {len(motions['motions'])} "
