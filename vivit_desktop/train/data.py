@@ -67,7 +67,7 @@ class CameraMotionClips(Dataset):
 
 def card_seconds(card: ModelCard) -> float:
     """What one of the card's windows spans, first frame to last: what a generated clip for it spans."""
-    return generator.clip_seconds(card.num_frames, card.frame_stride, card.fps or 30.0)
+    return ClipSpec.from_card(card).span(30.0)  # a card without a frame rate: 30 fps video
 
 
 def _render_for_pool(job: tuple[int, str, int, int, int, float]) -> tuple[np.ndarray, int]:

@@ -57,22 +57,16 @@ NATURAL_SHARE = 0.6  # of clips drawn over a photograph; the rest over procedura
 WALLPAPER_SHARE = 0.5  # of those, drawn over a Debian wallpaper photograph when installed
 MIN_CONTRAST = 35.0  # standard deviation of a procedural texture's pixel values, at least
 # Motion per second of video, drawn for each clip and multiplied by the seconds the clip spans
-# (`clip_seconds`: 2 s for the shipped cards, 16 frames one every 4 at 30 fps): pans and tilts
-# in viewport widths, zooms as the factor of the view's width, rolls in degrees. Zooms and rolls
-# are drawn log-uniformly, so slow ones are as common as fast ones. The slow ends lie below the
-# slowest real motions the real-footage issue names: a slow zoom lens, 1.2x over 3 s, is 1.063x a
-# second; a 5-degree roll over 3 s is 1.7 degrees a second. The fast ends: a push-in (2.5x in
+# (a window's span, `data.card_seconds`: 2 s for the recipe's cards, 16 frames one every 4 at
+# 30 fps): pans and tilts in viewport widths, zooms as the factor of the view's width, rolls in
+# degrees. Zooms and rolls are drawn log-uniformly, so slow ones are as common as fast ones. The
+# slow ends lie below the slowest real motions the real-footage issue names: a slow zoom lens,
+# 1.2x over 3 s, is 1.063x a second; a 5-degree roll over 3 s is 1.7 degrees a second. The fast ends: a push-in (2.5x in
 # 1.5 s), a 90-degree turn in 2 s. Pans: a slow survey to a brisk turn (one view in 1.25 s).
 PAN_SPEED = (0.15, 0.8)
 ZOOM_SPEED = (1.05, 1.8)
 ROLL_SPEED = (1.5, 50.0)
 DEFAULT_SECONDS = 1.0  # a clip's span when the caller names none
-
-
-def clip_seconds(num_frames: int, frame_stride: int, fps: float) -> float:
-    """The seconds from a window's first frame to its last: what one generated clip spans."""
-    return (num_frames - 1) * frame_stride / fps
-
 
 # A static shot held in a hand (this share of static clips): no steady motion, but a sway with
 # no drift in every axis, smaller than shake's: up to HANDHELD = (view widths, degrees of roll,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine.windows import ClipSpec
 from ..fileio import atomic_write_text
 from ..model import create_model
 from ..model.checkpoint import read_state_dict
@@ -115,7 +116,7 @@ def image_sources() -> dict:
 def generator_settings() -> dict:
     g = generator
     return {"natural_share": g.NATURAL_SHARE, "wallpaper_share": g.WALLPAPER_SHARE,
-            "clip_seconds": g.clip_seconds(ARCH["num_frames"], FRAME_STRIDE, FPS),
+            "clip_seconds": ClipSpec(ARCH["num_frames"], FRAME_STRIDE, FPS).span(FPS),
             "pan_view_widths_per_second": g.PAN_SPEED, "zoom_factor_per_second_log_uniform": g.ZOOM_SPEED,
             "roll_degrees_per_second_log_uniform": g.ROLL_SPEED,
             "handheld_static": {"share": g.HANDHELD_SHARE, "up_to_view_widths_degrees_zoom": g.HANDHELD},
