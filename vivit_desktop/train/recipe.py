@@ -263,6 +263,8 @@ def main(argv=None) -> int:
                         help="start Model 1 from this trained Model 1 (same width and token grid; its tubelet is "
                              f"resized to the patch) for {START_STEPS} steps at the fine-tuning rate, instead of from "
                              "random weights")
+    parser.add_argument("--start-steps", type=int, default=START_STEPS, metavar="N",
+                        help=f"Model 1's steps with --start (default {START_STEPS}); the others keep theirs")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     ARCH.update(image_size=args.image_size, patch_size=args.patch_size)
@@ -289,7 +291,7 @@ def main(argv=None) -> int:
         print(f"--start {args.start}: no such file; name a Model 1 checkpoint (.safetensors)", file=sys.stderr)
         return 2
     for code in sorted(codes, key=lambda c: c != PRETRAINED):  # Model 1 first: the others start from it
-        steps = START_STEPS if code == PRETRAINED and args.start is not None else VARIANT_STEPS[code]
+        steps = args.start_steps if code == PRETRAINED and args.start is not None else VARIANT_STEPS[code]
         train_one(code, args.out, settings if args.quick or args.steps else
                   TrainSettings(**{**settings.__dict__, "steps": steps}), pool, heldout,
                   args.device, not args.no_progress, curriculum, start=args.start)
