@@ -548,3 +548,18 @@ def test_a_model_1_at_one_input_size_starts_another_seeing_the_same_picture(tmp_
     assert card.image_size == 64 and "start.safetensors" in card.provenance["init"]
     assert "resized to 16 px" in card.provenance["init"] and card.provenance["curriculum"] == "none"
     assert recipe.main(["-o", str(out), "--quick", "--start", str(tmp_path / "missing.safetensors")]) == 2
+
+
+def test_the_sample_for_a_longer_window_lasts_longer_and_moves_the_camera_as_far():
+    from vivit_desktop.train.sample import sample_path
+
+    short, short_stretches = sample_path(frame_stride=2)
+    long, long_stretches = sample_path(frame_stride=4)
+    assert [s["label"] for s in short_stretches] == [s["label"] for s in long_stretches]
+    assert [s["end_time"] - s["start_time"] for s in long_stretches] == [4.0] * len(long_stretches)
+    assert len(long.zoom) == 2 * len(short.zoom)
+    for a, b in zip(short_stretches, long_stretches):  # each stretch ends where it did
+        i, j = a["end_frame"], b["end_frame"]
+        assert np.allclose(short.offset[i], long.offset[j], atol=1e-3)
+        assert short.zoom[i] == pytest.approx(long.zoom[j], rel=1e-3)
+        assert short.angle[i] == pytest.approx(long.angle[j], abs=1e-3)

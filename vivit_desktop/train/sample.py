@@ -1,6 +1,7 @@
 """The sample clip the window opens by default: one camera moving over a held-out photograph
-through every camera motion the shipped models know, two seconds each, with the same speeds
-(per second) the generator trains on. Rebuild it with
+through every camera motion the shipped models know, each lasting about two of their windows
+(2 s for windows of 16 frames one every 2 at 30 fps; `--frame-stride 4` makes 4 s stretches
+for 2 s windows, each moving the camera as far). Rebuild it with
 
     python -m vivit_desktop.train.sample -o resources/sample.mp4
 
@@ -22,8 +23,7 @@ from ..fileio import atomic_path, atomic_write_text
 from . import generator
 
 FPS = 30.0
-SECONDS_PER_MOTION = 2.0
-WINDOW_S = 16 * 2 / FPS  # what one training clip spans: 16 model frames, one every 2 at 30 fps
+FRAME_STRIDE = 2  # the shipped models' (16 frames, one every 2 at 30 fps: a window spans 1 s)
 ORDER = ("static", "pan right", "pan left", "tilt down", "tilt up", "zoom in", "zoom out", "rotate clockwise",
          "rotate counter-clockwise", "shake", "static")
 IMAGE = "coffee"  # held out: never seen in training
@@ -32,11 +32,19 @@ IMAGE = "coffee"  # held out: never seen in training
 SAMPLE_PAN_RANGE, SAMPLE_ZOOM_RANGE, SAMPLE_ROLL_RANGE = (0.3, 1.0), (1.8, 3.5), (25.0, 100.0)
 
 
-def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
-    """The whole camera path, frame by frame, and the motion of each stretch."""
+def seconds_per_motion(frame_stride: int) -> float:
+    """How long each motion lasts: about two of the models' windows (16 frames, one every
+    `frame_stride`), so the middle of a stretch is read by windows that see only its motion."""
+    return float(round(2 * 16 * frame_stride / FPS))
+
+
+def sample_path(seed: int = 0, frame_stride: int = FRAME_STRIDE) -> tuple[generator.CameraPath, list[dict]]:
+    """The whole camera path, frame by frame, and the motion of each stretch. Each stretch moves
+    the camera as far as the last did whatever `frame_stride` is: a longer window, a slower motion."""
     rng = np.random.default_rng(seed)
-    n = int(round(SECONDS_PER_MOTION * FPS))
-    per_window = SECONDS_PER_MOTION / WINDOW_S  # a stretch lasts this many training windows
+    seconds = seconds_per_motion(frame_stride)
+    n = int(round(seconds * FPS))
+    per_window = seconds / (16 * frame_stride / FPS)  # a stretch lasts this many training windows
     offsets, zooms, angles, stretches = [], [], [], []
     offset, zoom, angle = np.zeros(2), 1.0, 0.0
     mid = lambda r: (r[0] + r[1]) / 2  # noqa: E731 - the middle of a range
@@ -59,7 +67,11 @@ def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
             step_angle = sign * np.deg2rad(0.6 * mid(SAMPLE_ROLL_RANGE)) * per_window * ease
         elif label == "shake":
             amplitude = 0.06 * zoom
-            step_offset = np.stack([generator._tremor(rng, n, amplitude), generator._tremor(rng, n, amplitude)], 1)
+            # 2-7 Hz at the video's rate; the 1 s-window sample drew it at 15 frames a second,
+            # twice as fast, and keeps that so it is rebuilt exactly
+            rate = 15.0 if frame_stride == 2 else FPS
+            step_offset = np.stack([generator._tremor(rng, n, amplitude, rate),
+                                    generator._tremor(rng, n, amplitude, rate)], 1)
         offsets.append(offset + step_offset)
         zooms.append(zoom * step_zoom)
         angles.append(angle + step_angle)
@@ -73,8 +85,9 @@ def sample_path(seed: int = 0) -> tuple[generator.CameraPath, list[dict]]:
     return path, stretches
 
 
-def make_sample(out: Path, size: int = 360, seed: int = 0, overwrite: bool = False) -> Path:
-    path, stretches = sample_path(seed)
+def make_sample(out: Path, size: int = 360, seed: int = 0, overwrite: bool = False,
+                frame_stride: int = FRAME_STRIDE) -> Path:
+    path, stretches = sample_path(seed, frame_stride)
     image = generator.natural_image(IMAGE)
     frames = generator.render_path(image, path, size, np.random.default_rng(seed))
     import cv2
@@ -96,10 +109,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vivit_desktop.train.sample", description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("resources/sample.mp4"))
     parser.add_argument("--size", type=int, default=360)
+    parser.add_argument("--frame-stride", type=int, default=FRAME_STRIDE,
+                        help=f"the models' frame stride: each motion lasts about two windows (default {FRAME_STRIDE})")
     parser.add_argument("--force", action="store_true", help="replace an existing sample")
     args = parser.parse_args(argv)
     try:
-        print(make_sample(args.out, args.size, overwrite=args.force))
+        print(make_sample(args.out, args.size, overwrite=args.force, frame_stride=args.frame_stride))
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
