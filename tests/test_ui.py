@@ -154,6 +154,25 @@ def test_a_model_that_cannot_load_says_so_and_the_window_goes_on(window, qtbot, 
     assert window.isVisible()
 
 
+def test_the_ethogram_never_shows_the_last_model_s_rows_under_another_model(window, qtbot, clip, models, tmp_path):
+    """Switching model empties the ethogram until the new model's results arrive (it kept the
+    last model's rows, under the new model's name, while the timeline was already empty)."""
+    w = window
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    qtbot.waitUntil(lambda: w.ethogram.frames == 60, timeout=5000)
+    bad = tmp_path / "broken.safetensors"  # a model that never gives results
+    bad.write_bytes(b"not a checkpoint")
+    w.set_model(str(bad))
+    qtbot.waitUntil(lambda: "cannot load the model" in w.last_error, timeout=10000)
+    qtbot.waitUntil(lambda: w.ethogram.frames == 0, timeout=5000)
+    assert w.ethogram.labels == LABELS  # the rows' names stay, empty
+    w.set_model(str(models["st"]))
+    run = _analysed(w, qtbot)
+    expected = run.result().smoothed_probs()
+    qtbot.waitUntil(lambda: w.ethogram.frames == 60 and np.allclose(w.ethogram.probs, expected), timeout=5000)
+
+
 def test_simulated_camera_gives_live_predictions(window, qtbot, tmp_path):
     w = window
     video = make_clip(tmp_path / "cam.avi", frames=40, size=(72, 96), fps=25.0)

@@ -581,10 +581,19 @@ class MainWindow(QMainWindow):
         the worker thread made from it)."""
         # the ethogram sorts every class over the whole video (~80 ms for 600 classes × 54k
         # frames): with the plots, so once a second while windows arrive
-        if result is not None and self.workspace.primary is not None and self.ethogram.isVisible():
-            made = rows()
-            if made is not None:  # (None: the worker thread failed, and logged why)
-                self.ethogram.set_rows(made)
+        primary = self.workspace.primary
+        if primary is None or not self.ethogram.isVisible():
+            return
+        if result is None:
+            # another model (or device, hop, ...) has no results yet: its rows are empty, not the
+            # last run's under the new model's name; its class names once its card is known
+            labels = primary.card.qualified_labels if primary.card is not None else self.ethogram.labels
+            if self.ethogram.frames or labels != self.ethogram.labels:
+                self.ethogram.set_data(None, labels, None, self.ethogram.timebase, self.ethogram.offset)
+            return
+        made = rows()
+        if made is not None:  # (None: the worker thread failed, and logged why)
+            self.ethogram.set_rows(made)
 
     def _draw_segments(self, result) -> None:
         ws = self.workspace
