@@ -215,12 +215,16 @@ def test_a_broken_file_gives_a_message_and_the_window_stays_usable(window, qtbot
     w.open_path(clip)
     _analysed(w, qtbot)
     qtbot.waitUntil(lambda: w.panel.ranking.rowCount() > 0 and w.panel.segments.count() > 0, timeout=5000)
+    attention_axis = w.window_attention.getPlotItem().getAxis("bottom")
+    qtbot.waitUntil(lambda: bool(attention_axis._tickLevels), timeout=5000)  # the shown window's frame numbers
     with qtbot.waitSignal(w.source_failed, timeout=10000) as blocker:
         w.open_path(broken)
     assert "broken.mp4" in blocker.args[0]
     assert w.isVisible() and w.workspace.reader is None and w.windowTitle() == "ViViT Desktop"
     qtbot.wait(300)  # a refresh tick: nothing of the previous clip comes back
     assert w.panel.ranking.rowCount() == 0 and w.panel.segments.count() == 0  # the earlier clip's results are gone
+    assert attention_axis._tickLevels in (None, [[]])  # nor its window's frame numbers
+    assert w.status.labels["state"].text() == ""  # nothing is "preparing"
     assert str(broken.resolve()) not in w.recent_files() and str(clip.resolve()) in w.recent_files()
     w.open_path(clip)  # the next file opens normally
     _analysed(w, qtbot)

@@ -474,8 +474,9 @@ class MainWindow(QMainWindow):
         rather than after one 40-60 ms redraw (bench/bench_gui.py)."""
         ws = self.workspace
         self.status.update(ws)
-        if ws.is_live:
-            self._show_prediction()  # the age of a live prediction changes with no new frame
+        if ws.is_live or (ws.primary is not None and ws.prediction_at().state == "preparing"):
+            # the age of a live prediction, or how far the analysis has got, changes with no new frame
+            self._show_prediction()
         self.panel.set_model_text(f"Model: {ws.primary.title}" if ws.primary is not None and ws.primary.card else
                                   "Model: loading…" if ws.primary is not None else "Model: —")
         # comparing: the ethogram and the panel show the first model only, and say which

@@ -495,6 +495,8 @@ class WindowAttention(pg.PlotWidget):
         if not frames:
             self.bars.setOpts(x=[], height=[])
             self.current.setOpts(x=[], height=[])
+            if self.frames:  # the last window's frame numbers go with it
+                self.getPlotItem().getAxis("bottom").setTicks([[]])
             self.frames, self.values = (), np.zeros(0)
             return
         values = np.asarray(values, float)

@@ -95,6 +95,8 @@ class StatusPanel:
         run = workspace.primary
         if not workspace.ready:
             return "loading the engine…" if not workspace.engine_error else "engine failed to load"
+        if run is None:
+            return ""  # nothing open (or it failed to open): nothing is being prepared
         shown = workspace.prediction_at()
         if workspace.outage_s():
             return f"no frames for {workspace.outage_s():.0f} s (a stream reconnects for up to 30 s)"

@@ -110,7 +110,8 @@ class VideoView(QWidget):
 
     def _draw_overlay(self, painter: QPainter, target: QRectF) -> QRectF | None:
         painter.setRenderHint(QPainter.Antialiasing)
-        size = max(9.0, min(18.0, target.height() / 26))
+        # the text scales with the picture, by its narrower side (a portrait video is narrow)
+        size = max(9.0, min(18.0, target.height() / 26, target.width() / 30))
         font = QFont(self.font())
         font.setPointSizeF(size)
         painter.setFont(font)
@@ -120,19 +121,21 @@ class VideoView(QWidget):
         label_w = max([metrics.horizontalAdvance(label) for label, _ in rows] + [80])
         bar_w = max(60.0, min(180.0, target.width() * 0.18))
         pad = 8
-        lines = len(rows) + (1 if self._caption or self._state else 0)
+        heads = [(text, colour) for text, colour in ((self._caption, QColor(200, 200, 200)),
+                                                     (self._state, QColor(255, 200, 80))) if text]
+        lines = len(rows) + len(heads)
         if not lines:
             return None
-        text = f"{self._caption}  [{self._state}]" if self._state else self._caption
-        # wide enough for the caption too (within the picture)
-        width = max(label_w + bar_w + 70, min(metrics.horizontalAdvance(text), target.width() - 20 - 2 * pad))
+        # wide enough for the model's name and the state too, each on its line (within the picture)
+        head_w = max((metrics.horizontalAdvance(text) for text, _ in heads), default=0)
+        width = max(label_w + bar_w + 70 if rows else 0, min(head_w, target.width() - 20 - 2 * pad))
         box = QRectF(target.left() + 10, target.top() + 10, width + 2 * pad, lines * line + 2 * pad)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(0, 0, 0, 165))
         painter.drawRoundedRect(box, 6, 6)
         y = box.top() + pad
-        if self._caption or self._state:
-            painter.setPen(QColor(255, 200, 80) if self._state else QColor(200, 200, 200))
+        for text, colour in heads:
+            painter.setPen(colour)
             painter.drawText(QRectF(box.left() + pad, y, box.width() - 2 * pad, line), Qt.AlignVCenter,
                              metrics.elidedText(text, Qt.ElideRight, int(box.width() - 2 * pad)))
             y += line
