@@ -207,6 +207,29 @@ def test_a_truncated_file_is_reported_as_partial(tmp_path, weights, capsys):
     assert any("decoding stopped" in w for w in data["warnings"])
 
 
+def test_an_mp4_cut_off_before_its_index_is_called_incomplete_not_unreadable(tmp_path, weights, capsys):
+    """An MP4 whose recording was interrupted has no 'moov' box: converting cannot help, so the
+    message says the file is incomplete, not to convert it."""
+    import av
+
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w") as out:  # PyAV's MP4 muxer writes the index last, as cameras do
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    code, _, err = run_main("analyze", cut, "--model", weights, "--out", tmp_path / "c.json", "--no-progress",
+                            capsys=capsys)
+    assert code == 1 and "incomplete" in err and "'moov'" in err and "convert it" not in err
+    code, _, err = run_main("analyze", whole, "--model", weights, "--out", tmp_path / "w.json", "--no-progress",
+                            capsys=capsys)
+    assert code == 0, err  # the whole file opens
+
+
 # -- one clear line, never a traceback, and the other inputs still run ------------------------------
 
 BAD_CACHES = ["[1, 2, 3]", "null", "\"text\"", "[" * 5000 + "]" * 5000, "{\"schema\": 5}"]

@@ -231,6 +231,24 @@ def test_a_broken_file_gives_a_message_and_the_window_stays_usable(window, qtbot
     assert w.workspace.primary.frame_count == 60
 
 
+def test_a_file_cut_short_says_so_in_the_window(window, qtbot, tmp_path):
+    """A file whose end is missing plays and is analysed to where it stops, and the predictions
+    panel says the file is incomplete (only the log said so)."""
+    whole = make_clip(tmp_path / "whole.avi", frames=120, size=(72, 96), fps=25.0)
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    w = window
+    w.open_path(whole)
+    _analysed(w, qtbot)
+    assert not w.panel.note.isVisibleTo(w.panel)  # a whole file: no note
+    w.open_path(cut)
+    run = _analysed(w, qtbot)
+    assert 0 < run.frame_count < 120
+    qtbot.waitUntil(lambda: "damaged or incomplete" in w.panel.note.text(), timeout=5000)
+    assert w.panel.note.isVisibleTo(w.panel) and "decoding stopped" in w.panel.note.text()
+    assert run.result().file_warnings()  # the window's exports carry it too
+
+
 def test_recent_files_and_settings_persist(window, qtbot, clip, tmp_path, models):
     w = window
     w.open_path(clip)

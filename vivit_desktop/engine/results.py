@@ -543,16 +543,7 @@ class AnalysisResult:
 
     def warnings(self) -> list[str]:
         """What makes this result partial, in words a user can act on."""
-        out = []
-        if self.ended_early:
-            out.append(self.ended_early)
-        elif (self.claimed_frame_count and self.frame_count + self.frames_skipped < self.claimed_frame_count * 0.98
-              and self.duration < self.claimed_frame_count / self.fps * 0.98):  # (a variable-rate file's frames
-            # are fewer than its duration × its rate, and all there when they last that long)
-            out.append(f"decoding stopped after {self.frame_count} of the {self.claimed_frame_count} frames the "
-                       "container claims: the file is truncated or damaged, or its header is wrong")
-        if self.frames_skipped:
-            out.append(f"{self.frames_skipped} undecodable frame(s) were skipped")
+        out = self.file_warnings()
         if self.short_clip:
             card = self.card
             every = "every frame" if card.frame_stride == 1 else f"every {_ordinal(card.frame_stride)} frame"
@@ -564,6 +555,21 @@ class AnalysisResult:
         if uncovered:
             out.append(f"{uncovered} of {self.frame_count} frames are covered by no window and have no label "
                        f"(hop {self.hop} at {self.fps:g} fps)")
+        return out
+
+    def file_warnings(self) -> list[str]:
+        """What is wrong with the file itself: cut short or damaged (the rest of `warnings` is
+        about the model's windows)."""
+        out = []
+        if self.ended_early:
+            out.append(self.ended_early)
+        elif (self.claimed_frame_count and self.frame_count + self.frames_skipped < self.claimed_frame_count * 0.98
+              and self.duration < self.claimed_frame_count / self.fps * 0.98):  # (a variable-rate file's frames
+            # are fewer than its duration × its rate, and all there when they last that long)
+            out.append(f"decoding stopped after {self.frame_count} of the {self.claimed_frame_count} frames the "
+                       "container claims: the file is truncated or damaged, or its header is wrong")
+        if self.frames_skipped:
+            out.append(f"{self.frames_skipped} undecodable frame(s) were skipped")
         return out
 
     def top_actions(self, k: int = 3) -> list[tuple[str, float]]:

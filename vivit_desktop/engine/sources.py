@@ -324,6 +324,34 @@ class _OpenCVDecoder:
             self._cap = None
 
 
+def _mp4_without_index(path: Path) -> str:
+    """Why an MP4/MOV (ISO base media) file that FFmpeg cannot open is incomplete, or "": its
+    top-level boxes, walked by their sizes, hold no 'moov' (the index of the samples, which
+    cameras and downloads write last) or run past the end of the file."""
+    size, boxes, at = path.stat().st_size, [], 0
+    with open(path, "rb") as f:
+        while at + 8 <= size and len(boxes) < 1000:
+            f.seek(at)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if length == 1 and len(head) == 16:
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:
+                length = size - at
+            if length < 8 or not kind.isalnum() and kind != b"free":
+                break
+            boxes.append(kind)
+            if at + length > size:
+                if kind == b"moov":
+                    return "its index ('moov' box) is cut off"
+                break
+            at += length
+    if not boxes or boxes[0] != b"ftyp" or b"moov" in boxes:
+        return ""
+    return "it has no index ('moov' box), only " + ", ".join(repr(k.decode("latin-1")) for k in boxes[:4]) + \
+        (" ..." if len(boxes) > 4 else "")
+
+
 class FileSource(VideoSource):
     """A video file, seekable and frame-accurate (see the module's docstring).
 
@@ -395,6 +423,12 @@ class FileSource(VideoSource):
                 return _PyAVDecoder(self.path, self.threads) if kind == "pyav" else _OpenCVDecoder(self.path)
             except _CannotOpen as e:
                 reasons.append(str(e))
+        missing = _mp4_without_index(self.path)
+        if missing:
+            raise SourceError(f"{self.path}: the file is incomplete: {missing}. That happens when a recording or a "
+                              "download is interrupted; converting it will not help. Use a complete copy, or a "
+                              "repair tool for cut-off MP4 files (e.g. untrunc, with a good file from the same "
+                              "camera).")
         raise SourceError(f"{self.path}: not a video this program can read ({reasons[0]}). If it plays "
                           "elsewhere, convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
 

@@ -198,6 +198,8 @@ class AnalysisRun(QObject):
         self.decoded = 0
         self.complete = False
         self.cached = False  # a finished file analysis read from the sidecar cache (no inference ran)
+        self.frames_skipped, self.ended_early = 0, ""  # what the finished analysis found wrong with the file
+        self.file_warnings: list[str] = []  # the same, in words (AnalysisResult.file_warnings)
         self.post = PostProcessing()
         self.live = LiveStats()
         self._runner = None
@@ -260,6 +262,8 @@ class AnalysisRun(QObject):
             return
         result, self.cached = outcome
         self.frame_count = result.frame_count
+        self.frames_skipped, self.ended_early = result.frames_skipped, result.ended_early
+        self.file_warnings = result.file_warnings()
         if result.frame_times is not None:
             self.frame_times = list(result.frame_times)
         if result.windows:  # from the cache (otherwise every window came in a batch)
@@ -331,7 +335,8 @@ class AnalysisRun(QObject):
             windows = list(self.windows) if not offset else [self._shift(w, offset) for w in self.windows]
             self._result = AnalysisResult(
                 source=str(self.request.source or "live"), fps=self.request.fps,
-                frame_count=self.frame_count - offset, frames_skipped=0, claimed_frame_count=self.request.frame_count,
+                frame_count=self.frame_count - offset, frames_skipped=self.frames_skipped, ended_early=self.ended_early,
+                claimed_frame_count=self.request.frame_count,
                 card=self.card, hop=self.request.hop, windows=windows, seconds=0.0,
                 model_sha256=self.loaded.sha256 if self.loaded else "", post=self.post,
                 frame_times=np.asarray(self.frame_times, np.float64) if self.frame_times else None

@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP)
         kind = source_kind(spec) if spec else "file"
         # the conversion hint is for files that exist, and only where the engine's message has none
-        no_hint = "ffmpeg" in message or kind != "file" or not Path(spec).is_file()
+        no_hint = "ffmpeg" in message or "will not help" in message or kind != "file" or not Path(spec).is_file()
         self.error("Cannot play this source", message + ("" if no_hint else
                    "\n\nOpen another file (File ▸ Open), or convert this one, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"))
         self.source_failed.emit(message)
@@ -461,7 +461,7 @@ class MainWindow(QMainWindow):
         self.panel.set_ranking(shown.ranked)
         self.panel.set_note(_short_clip_note(run) if shown.state == "short clip" else
                             "Stale: no new prediction for over 2 s (the stream may have stalled)"
-                            if shown.state == "stale" else "")
+                            if shown.state == "stale" else _damaged_file_note(run) if run is not None else "")
         if run is not None and run.card is not None and shown.ranked:
             labels = run.card.qualified_labels
             top = shown.ranked[0][0]
@@ -713,6 +713,17 @@ def _leading_per_head(ranked, card, k: int):
         out.extend(ranked[start:start + min(k, b - a)])
         start += b - a
     return out
+
+
+def _damaged_file_note(run) -> str:
+    """What the analysis found wrong with the file (cut short, undecodable frames), or ""."""
+    if not run.file_warnings:
+        return ""
+    text = "; ".join(run.file_warnings)
+    note = f"This file is damaged or incomplete: {text}."
+    if "decoding stopped" in text:
+        note += " Playback and the predictions end there; a complete copy of the file would give the rest."
+    return note
 
 
 def _short_clip_note(run) -> str:
