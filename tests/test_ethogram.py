@@ -419,3 +419,19 @@ def test_a_curve_keeps_every_pixel_column_s_lowest_and_highest_value():
     assert np.nanmax(ys[:, 1]) == 5.0
     short_x, short_y = envelope(x[:100], y[:100], 64)  # no more than two frames a column: as it is
     assert short_y is y[:100] or np.array_equal(short_y, y[:100], equal_nan=True)
+
+
+def test_the_timeline_labels_its_probability_axis_where_its_grid_lines_are(qtbot):
+    """The grid lines were at 0.25, 0.5, 0.75 while the axis labelled 0.2, 0.4, ... between them."""
+    import pyqtgraph as pg
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(600, 300)
+    timeline.show()
+    item = timeline.getPlotItem()
+    grid = sorted(i.value() for i in item.items if isinstance(i, pg.InfiniteLine) and i.angle == 0 and not i.movable)
+    assert len(grid) == 3
+    levels = item.getAxis("left")._tickLevels  # the ticks drawn (None: pyqtgraph's own, every 0.2 here)
+    labelled = [value for level in levels or [] for value, _ in level]
+    assert set(grid) <= set(labelled) and set(labelled) <= {0.0, 1.0, *grid}

@@ -170,6 +170,9 @@ class Legend(QGraphicsTextItem):
         super().paint(painter, option, widget)
 
 
+GRID = (0.25, 0.5, 0.75)  # the timeline's probability grid lines, each labelled on its axis
+
+
 class _TimePlot(pg.PlotWidget):
     """A plot over the video's time axis (seconds) with the playhead and a click to seek."""
 
@@ -284,10 +287,12 @@ class Timeline(_TimePlot):
         super().__init__("probability", parent)
         item = self.getPlotItem()
         item.setYRange(0, 1, padding=0.02)
-        for y in (0.25, 0.5, 0.75):  # the grid: three faint lines (see _TimePlot: not pyqtgraph's)
+        for y in GRID:  # the grid: three faint lines (see _TimePlot: not pyqtgraph's)
             line = pg.InfiniteLine(y, angle=0, movable=False, pen=pg.mkPen((255, 255, 255, 38), width=1))
             line.setZValue(-20)
             item.addItem(line)
+        # the axis labels where the lines are (pyqtgraph's own ticks fell at 0.2, 0.4, ... between them)
+        item.getAxis("left").setTicks([[(y, f"{y:g}") for y in (0.0, *GRID, 1.0)]])
         self.legend = Legend(item.vb, self.LEGEND_FONT_PT)
         # a pool, grown on demand; curves past len(shown) are empty. The default count made now,
         # while the window opens: making them (~2 ms each) delayed the first results' redraw
