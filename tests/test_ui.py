@@ -329,6 +329,26 @@ def test_import_takes_a_scenic_checkpoint_and_the_card_shows_its_heads(window, q
     w.model_dialogs.show_card()  # an imported card has no training fps: it must still show
 
 
+def test_the_model_card_names_its_figures_in_words_with_units(qtbot, tmp_path, clip, monkeypatch):
+    model = create_model("vivit_t16x2_fe", labels=LABELS, num_frames=8, image_size=32, depth=1, temporal_depth=1,
+                         hidden_size=32, num_heads=2, mlp_dim=64)
+    model.card = model.card.replace(name="carded", frame_stride=1, evaluation={
+        "heldout_accuracy": 0.934, "heldout_clips": 1000, "cpu_window_ms": 3.71, "cpu_threads": 2,
+        "training_minutes": 42.4})
+    weights = save_model(model, tmp_path / "carded")[0]
+    monkeypatch.setenv("VIVIT_DESKTOP_MODELS", str(tmp_path / "user-models"))
+    w = MainWindow(model=str(weights), settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                   show_dialogs=False)
+    qtbot.addWidget(w)
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.model_dialogs.show_card()
+    html = w.model_dialogs.card_html
+    assert "Held-out accuracy</b></td><td>93.4% of 1000 clips" in html and "3.7 ms" in html and "42 min" in html
+    assert "heldout" not in html and "_ms" not in html  # no field names
+    w.shutdown()
+
+
 def test_the_import_dialog_names_a_fine_tunes_classes_and_says_what_is_wrong(window, qtbot, models, tmp_path):
     """A checkpoint whose classes need names: the dialog takes a labels file for any kind of
     checkpoint; a file with the wrong number of lines, or a path that is no checkpoint, is said

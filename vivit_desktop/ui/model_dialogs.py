@@ -105,10 +105,9 @@ class ModelDialogs:
                           + (f" at {card.fps:g} fps" if card.fps else " of the video's own") +
                           f", {card.image_size}×{card.image_size} px"),
                 ("File", run.loaded.description)]
-        for key in ("heldout_accuracy", "cpu_window_ms", "training_minutes"):
-            if key in evaluation:
-                rows.append((key.replace("_", " "), f"{evaluation[key]:.1%}" if key == "heldout_accuracy"
-                             else str(evaluation[key])))
+        for key, name, shown in CARD_FIGURES:
+            if isinstance(evaluation.get(key), (int, float)):
+                rows.append((name, shown(evaluation)))
         html = "<table>" + "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows) + "</table>"
         if getattr(card, "description", ""):
             html += f"<p>{card.description}</p>"
@@ -131,6 +130,17 @@ class ModelDialogs:
             self.zoo.shutdown(wait_ms)
         if self.import_thread is not None:  # not cancellable: the conversion is one call; its write is atomic
             self.import_thread.wait(wait_ms)
+
+
+# The card's figures the card dialog shows: (field, its name in words, the value with its unit)
+CARD_FIGURES = (
+    ("heldout_accuracy", "Held-out accuracy",
+     lambda e: f"{e['heldout_accuracy']:.1%}" + (f" of {e['heldout_clips']} clips" if e.get("heldout_clips") else "")),
+    ("cpu_window_ms", "CPU time per window",
+     lambda e: f"{e['cpu_window_ms']:.1f} ms" + (f" ({e['cpu_threads']} threads, when it was trained)"
+                                                  if e.get("cpu_threads") else "")),
+    ("training_minutes", "Training time", lambda e: f"{e['training_minutes']:.0f} min"),
+)
 
 
 def labels_summary(card) -> str:
