@@ -364,3 +364,21 @@ def test_the_ranking_figure_stays_readable_over_its_bar(window, qtbot, p):
     text = max(values, key=lambda v: abs(v - bar_colour))  # the pixel that differs most: the figure's
     contrast = (max(text, bar_colour) + 0.05) / (min(text, bar_colour) + 0.05)
     assert contrast >= 4.5, contrast
+
+
+def test_the_dark_palette_s_placeholder_text_reads_against_its_field(qtbot):
+    """The ethogram's "filter 10 classes" was dark grey on dark grey."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from vivit_desktop.ui.app import _dark_palette
+
+    app = QApplication.instance()
+    before = app.palette()
+    try:
+        _dark_palette(app)
+        palette = app.palette()
+        placeholder, base = palette.color(QPalette.PlaceholderText), palette.color(QPalette.Base)
+        assert placeholder.lightness() - base.lightness() >= 90
+    finally:
+        app.setPalette(before)

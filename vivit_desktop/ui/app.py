@@ -122,7 +122,8 @@ def _dark_palette(app) -> None:
                          (QPalette.ButtonText, (225, 225, 230)), (QPalette.Highlight, (80, 170, 255)),
                          (QPalette.HighlightedText, (10, 10, 10)), (QPalette.ToolTipBase, (50, 50, 56)),
                          (QPalette.ToolTipText, (235, 235, 240)), (QPalette.Link, (110, 180, 255)),
-                         (QPalette.LinkVisited, (170, 140, 255))):  # the default dark blue is unreadable here
+                         (QPalette.LinkVisited, (170, 140, 255)),  # the default dark blue is unreadable here
+                         (QPalette.PlaceholderText, (150, 150, 158))):  # the default grey was near the base's
         palette.setColor(role, QColor(*colour))
     palette.setColor(QPalette.Disabled, QPalette.Text, QColor(120, 120, 125))
     palette.setColor(QPalette.Disabled, QPalette.WindowText, QColor(120, 120, 125))
