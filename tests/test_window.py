@@ -382,3 +382,33 @@ def test_the_dark_palette_s_placeholder_text_reads_against_its_field(qtbot):
         assert placeholder.lightness() - base.lightness() >= 90
     finally:
         app.setPalette(before)
+
+
+def test_a_narrow_window_s_status_bar_ends_cut_fields_with_an_ellipsis_and_keeps_the_frame_number(qtbot, tmp_path,
+                                                                                                   clip, monkeypatch):
+    """At 800x600 the status fields were cut mid-word, and "Frame 169" read "Frame 1"."""
+    from vivit_desktop.model import create_model, save_model
+
+    model = create_model("vivit_t16x2_st", labels=("a", "b"), num_frames=8, image_size=32, depth=1, hidden_size=32,
+                         num_heads=2, mlp_dim=64)
+    model.card = model.card.replace(name="camera-motion-st-fine-tuned-on-our-lab-s-cage-recordings-2026", frame_stride=1)
+    w = _window(qtbot, tmp_path, save_model(model, tmp_path / "long")[0], monkeypatch)
+    w.resize(800, 600)
+    w.open_path(clip)
+    _analysed(w, qtbot)
+    w.toggle_play() if w.workspace.playing else None
+    qtbot.waitUntil(lambda: not w.workspace.playing, timeout=5000)
+    w.seek(57)
+    qtbot.waitUntil(lambda: w.workspace.playhead == 57, timeout=5000)
+    qtbot.wait(300)  # laid out, and the status bar updated
+    frame = w.status.labels["frame"]
+    assert frame.shown_text() == frame.text() == "Frame 57"
+    state = w.status.labels["state"]
+    assert state.shown_text() == state.text() == "analysed"  # what the prediction is doing, whole
+    cut = [label for label in w.status.labels.values() if label.shown_text() != label.text()]
+    assert cut, "nothing was squeezed: the test needs a longer name"
+    for label in cut:
+        assert label.shown_text().endswith("…") and label.text() in label.toolTip()
+    caption = w.tracks[0].caption  # the timeline's caption names the model too: elided, not widening the window
+    assert w.width() == 800 and caption.shown_text().endswith("…")
+    w.shutdown()

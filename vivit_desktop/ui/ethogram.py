@@ -15,9 +15,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QScrollArea, QToolTip, QVBoxLayout, QWidget
 
 from ..engine.timebase import Timebase
+from .elided import ElidedLabel
 from .plots import class_colour, class_means, leading_classes
 from .workspace import format_time
 
@@ -223,7 +224,7 @@ class Ethogram(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
-        self.caption = QLabel("")  # the model shown, while another is compared (set_caption)
+        self.caption = ElidedLabel("")  # the model shown, while another is compared (set_caption)
         self.caption.setStyleSheet("color: #bbb; padding-left: 4px;")  # as the plots' captions
         self.caption.hide()
         layout.addWidget(self.caption)

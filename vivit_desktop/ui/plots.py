@@ -10,10 +10,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QVBoxLayout, QWidget
 
 from ..engine.results import distinct_sorted
 from ..engine.timebase import Timebase
+from .elided import ElidedLabel
 
 # no antialiasing: software-rasterised curves over a whole video cost tens of ms a repaint
 pg.setConfigOptions(antialias=False, background=(24, 24, 28), foreground=(210, 210, 215))
@@ -535,7 +536,7 @@ class RunTracks(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.caption = QLabel("")
+        self.caption = ElidedLabel("")
         self.caption.setStyleSheet("color: #bbb; padding-left: 4px;")
         self.timeline = Timeline()
         self.attention = AttentionTrack()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from .elided import ElidedLabel
 from .workspace import STALE_S, Workspace
 
 FIELDS = (("model", "The model whose results are shown"), ("device", "Inference device"),
@@ -71,13 +72,14 @@ class Progress(QWidget):
 class StatusPanel:
     def __init__(self, bar: QStatusBar) -> None:
         self.bar = bar
-        self.labels: dict[str, QLabel] = {}
+        self.labels: dict[str, ElidedLabel] = {}
         for key, tip in FIELDS:
-            label = QLabel("")
-            label.setToolTip(tip)
-            label.setMinimumWidth(8)  # (not its text's width: a long model name kept 800x600 windows from fitting)
+            label = ElidedLabel("", tip)  # (not its text's width: a long model name kept 800x600 windows from fitting)
             bar.addPermanentWidget(label)
             self.labels[key] = label
+        self.labels["model"].setMaximumWidth(260)
+        # the frame number is never elided: a cut "Frame 1…" is a wrong number at a glance
+        self.labels["frame"].setMinimumWidth(self.labels["frame"].fontMetrics().horizontalAdvance("Frame 0000000"))
         self.progress = Progress()
         # no taller than a label: a status bar that grew by 3 px when the bar showed (and shrank
         # when the analysis ended) resized every widget above it, video, plots and ethogram
@@ -119,11 +121,11 @@ class StatusPanel:
         run = workspace.primary
         labels = self.labels
         labels["model"].setText(f"Model: {run.title}" if run is not None else "Model: —")
-        labels["model"].setToolTip(run.loaded.description if run is not None and run.loaded else "")
+        labels["model"].set_tip(run.loaded.description if run is not None and run.loaded else "")
         predictor = run.device_info if run is not None else None
         labels["device"].setText(f"Device: {predictor.device}, {predictor.precision_used}" if predictor is not None
                                  else f"Device: {workspace.settings.device}")
-        labels["device"].setToolTip(f"Inference device and precision: {predictor.precision_note}"
+        labels["device"].set_tip(f"Inference device and precision: {predictor.precision_note}"
                                     if predictor is not None else "Inference device")
         latencies = [w.latency_s for w in run.windows[-20:]] if run is not None else []
         if run is not None and workspace.is_live and run.live.arrived:
@@ -131,7 +133,13 @@ class StatusPanel:
                                       f"(forward {run.live.compute_s * 1000:.0f} ms)")
         else:
             labels["latency"].setText(f"Per window: {np.mean(latencies) * 1000:.0f} ms" if latencies else "")
-        labels["state"].setText(self.state_text(workspace))
+        state = labels["state"]
+        state.setText(self.state_text(workspace))
+        # what the prediction is doing is never squeezed out by a long model name (which has 260 px
+        # at most here, and is whole in the predictions panel)
+        wanted = min(state.fontMetrics().horizontalAdvance(state.text()) + 6, 300)
+        if state.minimumWidth() != wanted:
+            state.setMinimumWidth(wanted)
         labels["frame"].setText(f"Frame {workspace.playhead}" if workspace.info is not None else "")
         labels["fps"].setText(f"Display: {workspace.display_fps():.1f} fps")
         labels["dropped"].setText(f"Dropped: {run.live.dropped}" if run is not None and workspace.is_live else "")
