@@ -435,3 +435,20 @@ def test_the_timeline_labels_its_probability_axis_where_its_grid_lines_are(qtbot
     levels = item.getAxis("left")._tickLevels  # the ticks drawn (None: pyqtgraph's own, every 0.2 here)
     labelled = [value for level in levels or [] for value, _ in level]
     assert set(grid) <= set(labelled) and set(labelled) <= {0.0, 1.0, *grid}
+
+
+def test_the_timeline_s_legend_has_a_strip_of_its_own_above_the_curves(qtbot):
+    """The legend sat on the curves near 1 (and on the threshold's label) in a small window."""
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(700, 180)
+    timeline.show()
+    probs = np.full((300, 6), 0.02, np.float32)
+    probs[:, 0] = 0.98  # a confident class: its curve runs along the top
+    timeline.set_probs(probs, ("static", "pan left", "pan right", "zoom in", "zoom out", "shake"), classes=[0, 1, 2, 3])
+    qtbot.wait(50)
+    view = timeline.getPlotItem().vb
+    assert timeline.legend.isVisible()
+    bottom = timeline.legend.mapToParent(timeline.legend.boundingRect().bottomLeft())
+    assert view.mapToView(bottom).y() >= 1.0  # the legend's lower edge is above probability 1
+    assert view.viewRange()[1][0] <= 0.0  # and 0 is still in view

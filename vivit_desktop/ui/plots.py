@@ -295,6 +295,8 @@ class Timeline(_TimePlot):
         # the axis labels where the lines are (pyqtgraph's own ticks fell at 0.2, 0.4, ... between them)
         item.getAxis("left").setTicks([[(y, f"{y:g}") for y in (0.0, *GRID, 1.0)]])
         self.legend = Legend(item.vb, self.LEGEND_FONT_PT)
+        self._top = 1.0  # the y range's top: above 1 by the legend's strip (_room_for_legend)
+        item.vb.sigResized.connect(lambda _: self._room_for_legend())
         # a pool, grown on demand; curves past len(shown) are empty. The default count made now,
         # while the window opens: making them (~2 ms each) delayed the first results' redraw
         self.curves: list[pg.PlotDataItem] = [_cached(item.plot([], [])) for _ in range(LEADING)]
@@ -393,6 +395,21 @@ class Timeline(_TimePlot):
     def _fill_legend(self) -> None:
         entries = self._legend_entries()
         self.legend.set_entries(entries, self._legend_fit(entries))
+        self._room_for_legend()
+
+    def _room_for_legend(self) -> None:
+        """Probabilities 0-1 fill the plot below the legend: the range's top is raised by the
+        legend's height, so it no longer sits on the curves near 1 (the axis stays labelled 0-1)."""
+        item = self.getPlotItem()
+        if item is None:  # (being deleted)
+            return
+        height = item.vb.boundingRect().height()
+        used = self.legend.boundingRect().height() + Legend.OFFSET[1] if self.legend.isVisible() else 0.0
+        # (a plot too small to give the legend its own strip keeps 0-1, the legend over it)
+        top = round(1.0 + used / (height - used), 2) if 0 < used < height / 2 else 1.0
+        if top != self._top:
+            self._top = top
+            item.setYRange(0, top, padding=0.02)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
