@@ -435,6 +435,10 @@ def test_the_timeline_labels_its_probability_axis_where_its_grid_lines_are(qtbot
     levels = item.getAxis("left")._tickLevels  # the ticks drawn (None: pyqtgraph's own, every 0.2 here)
     labelled = [value for level in levels or [] for value, _ in level]
     assert set(grid) <= set(labelled) and set(labelled) <= {0.0, 1.0, *grid}
+    timeline.resize(600, 90)  # a plot of 800x600's height: half the labels, still on grid lines
+    qtbot.wait(50)
+    labelled = [value for level in item.getAxis("left")._tickLevels for value, _ in level]
+    assert labelled == [0.0, 0.5, 1.0]
 
 
 def test_the_timeline_s_legend_has_a_strip_of_its_own_above_the_curves(qtbot):

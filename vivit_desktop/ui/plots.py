@@ -171,7 +171,7 @@ class Legend(QGraphicsTextItem):
         super().paint(painter, option, widget)
 
 
-GRID = (0.25, 0.5, 0.75)  # the timeline's probability grid lines, each labelled on its axis
+GRID = (0.25, 0.5, 0.75)  # the timeline's probability grid lines: where its axis is labelled (label_y_axis)
 
 
 class _TimePlot(pg.PlotWidget):
@@ -205,6 +205,23 @@ class _TimePlot(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(lambda pos: _hover_text(item, pos, self.describe))
         self.setMinimumHeight(48)  # two runs compared still fit a window of 800×600
+        self._y_label_top = 1.0  # the y axis is labelled from 0 to this (label_y_axis)
+        self._y_labels: tuple[float, int] | None = None
+        item.vb.sigResized.connect(lambda _: self.label_y_axis())
+
+    def label_y_axis(self, top: float | None = None) -> None:
+        """Labels on the y axis from 0 to `top` in 4, 2 or 1 steps as the plot's height allows
+        (pyqtgraph's own crammed six labels into a 60 px plot at 800x600)."""
+        item = self.getPlotItem()
+        if item is None:  # (being deleted)
+            return
+        self._y_label_top = top = self._y_label_top if top is None else top
+        height = item.vb.boundingRect().height()
+        steps = 4 if height >= 110 else 2 if height >= 45 else 1
+        if (top, steps) != self._y_labels:
+            self._y_labels = (top, steps)
+            item.getAxis("left").setTicks([[(top * k / steps, f"{round(top * k / steps, 3):g}")
+                                            for k in range(steps + 1)]])
 
     @property
     def fps(self) -> float:
@@ -292,8 +309,9 @@ class Timeline(_TimePlot):
             line = pg.InfiniteLine(y, angle=0, movable=False, pen=pg.mkPen((255, 255, 255, 38), width=1))
             line.setZValue(-20)
             item.addItem(line)
-        # the axis labels where the lines are (pyqtgraph's own ticks fell at 0.2, 0.4, ... between them)
-        item.getAxis("left").setTicks([[(y, f"{y:g}") for y in (0.0, *GRID, 1.0)]])
+        # the axis is labelled where the lines are (pyqtgraph's own ticks fell at 0.2, 0.4, ...
+        # between them): label_y_axis's quarters of 1
+        self.label_y_axis(1.0)
         self.legend = Legend(item.vb, self.LEGEND_FONT_PT)
         self._top = 1.0  # the y range's top: above 1 by the legend's strip (_room_for_legend)
         item.vb.sigResized.connect(lambda _: self._room_for_legend())
@@ -455,6 +473,7 @@ class AttentionTrack(_TimePlot):
         if top != self._top:
             self._top = top
             self.getPlotItem().setYRange(0, top, padding=0.02)
+            self.label_y_axis(top)
 
     def redraw(self) -> None:
         if "_values" not in self.__dict__:  # (while __init__ runs)
