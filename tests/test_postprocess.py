@@ -70,6 +70,20 @@ def test_short_bouts_merge_into_their_longer_neighbour():
     assert segments(labels, 10.0, PostProcessing()) == [(0, 4, 0), (5, 6, 1), (7, 13, 2)]
 
 
+def test_on_a_variable_rate_video_a_bout_lasts_the_time_its_frames_are_shown():
+    """A phone holds frames for longer when little moves: three frames shown for 3 s are a long
+    bout, not 0.3 s at the nominal 10 fps (they were merged away as one)."""
+    from vivit_desktop.engine.timebase import Timebase
+
+    labels = np.array([0] * 10 + [1] * 3 + [0] * 10)
+    times = np.r_[np.arange(10) * 0.1, 1.0 + np.arange(3) * 1.0, 4.0 + np.arange(10) * 0.1]
+    post = PostProcessing(min_bout_s=1.0)
+    assert segments(labels, Timebase.from_times(10.0, times), post) == [(0, 9, 0), (10, 12, 1), (13, 22, 0)]
+    assert segments(labels, 10.0, post) == [(0, 22, 0)]  # at the nominal rate: 0.3 s, merged
+    # and a constant-rate video is as before: frames at its rate
+    assert segments(labels, Timebase.from_times(10.0, np.arange(23) * 0.1), post) == [(0, 22, 0)]
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"smoothing": "median"}, "unknown smoothing"), ({"ema_alpha": 0}, "alpha"), ({"threshold": 1.5}, "probability"),
     ({"hysteresis": 0}, "hysteresis"), ({"min_bout_s": -1}, "negative")])

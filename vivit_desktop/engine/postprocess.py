@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .timebase import Timebase
+
 NONE = -1  # no label: below its threshold, or no window covered the frame
 
 
@@ -125,17 +127,26 @@ def frame_labels(probs: np.ndarray, labels: tuple[str, ...], post: PostProcessin
     return shown
 
 
-def segments(labels_per_frame: np.ndarray, fps: float, post: PostProcessing) -> list[tuple[int, int, int]]:
-    """Runs (start_frame, end_frame inclusive, class or NONE), short bouts merged away."""
+def segments(labels_per_frame: np.ndarray, timebase: Timebase | float, post: PostProcessing) -> list[tuple[int, int, int]]:
+    """Runs (start_frame, end_frame inclusive, class or NONE), bouts shorter than `min_bout_s`
+    merged away. `timebase`: the frames' times (a frame rate for a constant-rate video); on a
+    variable-rate one a bout lasts what its frames are shown for, not its frames at the nominal rate."""
     labels = np.asarray(labels_per_frame)
     if not len(labels):
         return []
+    if not isinstance(timebase, Timebase):
+        timebase = Timebase(float(timebase))
     change = np.flatnonzero(labels[1:] != labels[:-1]) + 1  # where a run starts (one pass, not a loop per frame)
     starts, ends = np.r_[0, change], np.r_[change - 1, len(labels) - 1]
     runs: list[list[int]] = [[int(a), int(b), int(labels[a])] for a, b in zip(starts, ends)]
-    shortest = round(post.min_bout_s * fps)
+    if timebase.constant:  # in frames
+        shortest = round(post.min_bout_s * timebase.fps)
+        length = lambda run: run[1] - run[0] + 1  # noqa: E731
+    else:  # in seconds: from the bout's first frame to the frame after its last
+        shortest = post.min_bout_s
+        length = lambda run: timebase.time(run[1] + 1) - timebase.time(run[0])  # noqa: E731
     while len(runs) > 1:
-        lengths = [r[1] - r[0] + 1 for r in runs]
+        lengths = [length(r) for r in runs]
         i = int(np.argmin(lengths))
         if lengths[i] >= shortest:
             break

@@ -445,7 +445,7 @@ class AnalysisResult:
 
     def _segments(self) -> list[dict]:
         probs = self.smoothed_probs()
-        runs = [r for r in segments(self.frame_labels(), self.fps, self.post) if r[2] != NONE]
+        runs = [r for r in segments(self.frame_labels(), self.timebase, self.post) if r[2] != NONE]
         if not runs:
             return []
         starts = np.fromiter((r[0] for r in runs), np.int64, len(runs))
