@@ -412,3 +412,31 @@ def test_a_narrow_window_s_status_bar_ends_cut_fields_with_an_ellipsis_and_keeps
     caption = w.tracks[0].caption  # the timeline's caption names the model too: elided, not widening the window
     assert w.width() == 800 and caption.shown_text().endswith("…")
     w.shutdown()
+
+
+@pytest.mark.parametrize("size", [(150, 480), (640, 360)])
+def test_the_overlay_stays_inside_a_narrow_picture(qtbot, size):
+    """On a portrait video the overlay's box ran into the picture's right edge, its percentages
+    cut off there. Outside the picture, and in its rightmost pixels, the view is the same with
+    the overlay or not."""
+    from vivit_desktop.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    w, h = size
+    view.set_frame(np.full((h, w, 3), 128, np.uint8))
+    view.set_overlay([("rotate counter-clockwise", 0.61), ("zoom in", 0.2), ("static", 0.1)], "camera-motion-st",
+                     "preparing (analysed to 0:04.40)")
+    with_overlay = view.grab().toImage()
+    view.show_overlay = False
+    view.update()
+    without = view.grab().toImage()
+    picture = view.image_rect().toAlignedRect()
+    assert with_overlay != without  # the overlay is drawn
+    inner = picture.adjusted(0, 0, -6, 0)  # the box keeps clear of the picture's right edge
+    for x in range(0, view.width(), 2):
+        for y in range(0, view.height(), 2):
+            if not inner.contains(x, y):
+                assert with_overlay.pixel(x, y) == without.pixel(x, y), (x, y)

@@ -121,6 +121,12 @@ class VideoView(QWidget):
         label_w = max([metrics.horizontalAdvance(label) for label, _ in rows] + [80])
         bar_w = max(60.0, min(180.0, target.width() * 0.18))
         pad = 8
+        percent_w = metrics.horizontalAdvance("100%") + 2
+        tail = 16 + percent_w  # the gaps around the bar, and its percentage
+        room = target.width() - 20 - 2 * pad  # the box stays inside the picture: bars shrink, then labels
+        if rows and label_w + bar_w + tail > room:
+            bar_w = max(24.0, room - label_w - tail)
+            label_w = max(30.0, min(label_w, room - bar_w - tail))
         heads = [(text, colour) for text, colour in ((self._caption, QColor(200, 200, 200)),
                                                      (self._state, QColor(255, 200, 80))) if text]
         lines = len(rows) + len(heads)
@@ -128,7 +134,7 @@ class VideoView(QWidget):
             return None
         # wide enough for the model's name and the state too, each on its line (within the picture)
         head_w = max((metrics.horizontalAdvance(text) for text, _ in heads), default=0)
-        width = max(label_w + bar_w + 70 if rows else 0, min(head_w, target.width() - 20 - 2 * pad))
+        width = max(label_w + bar_w + tail if rows else 0, min(head_w, room))
         box = QRectF(target.left() + 10, target.top() + 10, width + 2 * pad, lines * line + 2 * pad)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(0, 0, 0, 165))
@@ -142,7 +148,9 @@ class VideoView(QWidget):
         for i, (label, p) in enumerate(rows):
             x = box.left() + pad
             painter.setPen(QColor(255, 255, 255) if i == 0 else QColor(225, 225, 225))
-            painter.drawText(QRectF(x, y, label_w, line), Qt.AlignVCenter, label)
+            fits = metrics.horizontalAdvance(label) <= label_w
+            painter.drawText(QRectF(x, y, label_w + (2 if fits else 0), line), Qt.AlignVCenter,
+                             label if fits else metrics.elidedText(label, Qt.ElideRight, int(label_w)))
             bar = QRectF(x + label_w + 10, y + line * 0.25, bar_w, line * 0.5)
             painter.setPen(QPen(QColor(255, 255, 255, 90), 1))
             painter.setBrush(Qt.NoBrush)
@@ -151,6 +159,6 @@ class VideoView(QWidget):
             painter.setBrush(BAR_COLOUR if i == 0 else QColor(150, 150, 160))
             painter.drawRect(QRectF(bar.left(), bar.top(), bar.width() * float(np.clip(p, 0, 1)), bar.height()))
             painter.setPen(QColor(255, 255, 255))
-            painter.drawText(QRectF(bar.right() + 6, y, 60, line), Qt.AlignVCenter, f"{p:.0%}")
+            painter.drawText(QRectF(bar.right() + 6, y, percent_w, line), Qt.AlignVCenter, f"{p:.0%}")
             y += line
         return box
