@@ -262,6 +262,30 @@ def test_recent_files_and_settings_persist(window, qtbot, clip, tmp_path, models
     again.shutdown()
 
 
+def test_closing_waits_once_for_everything_not_once_for_each(window, qtbot, monkeypatch):
+    """Closing gave an export, the analyses and a download each the whole wait in turn (up to
+    three times 0.6 s, and the process lived on for 1.3-1.5 s); they share one deadline now."""
+    import time
+
+    w = window
+    asked = {}
+
+    def stuck_export(wait_ms):  # an export that does not stop: it takes all the time it is given
+        asked["export"] = wait_ms
+        time.sleep(wait_ms / 1000)
+        return False
+
+    def workspace_shutdown(wait_ms):
+        asked["analyses"] = wait_ms
+        return True
+
+    monkeypatch.setattr(w.exports, "cancel", stuck_export)
+    monkeypatch.setattr(w.workspace, "shutdown", workspace_shutdown)
+    assert w.shutdown(wait_ms=300) is False  # the export still runs: not a clean exit
+    assert 250 <= asked["export"] <= 300 and asked["analyses"] == 0  # nothing left to wait for the rest
+    monkeypatch.undo()  # (the fixture's own shutdown waits for the real ones)
+
+
 def test_close_leaves_no_threads_behind(qtbot, tmp_path, models, clip):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = MainWindow(model=str(models["st"]), settings=settings, show_dialogs=False)

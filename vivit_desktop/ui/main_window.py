@@ -700,10 +700,14 @@ class MainWindow(QMainWindow):
         threads. False when one is still in a forward pass (app.py then ends the process: the
         caches and exports are written atomically, so nothing is half-written)."""
         self._preparer.shutdown(wait=False, cancel_futures=True)
-        done = self.exports.cancel(wait_ms)
-        done = self.workspace.shutdown(wait_ms) and done
-        self.model_dialogs.shutdown(wait_ms)
-        return done
+        deadline = time.perf_counter() + wait_ms / 1000  # one wait for all of them, not one each
+
+        def left() -> int:
+            return max(0, int((deadline - time.perf_counter()) * 1000))
+
+        done = self.exports.cancel(left())
+        done = self.workspace.shutdown(left()) and done
+        return self.model_dialogs.shutdown(left) and done
 
 
 def _leading_per_head(ranked, card, k: int):

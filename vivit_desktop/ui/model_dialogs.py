@@ -125,11 +125,16 @@ class ModelDialogs:
         self.labels_html = f"<p>{description}</p>{heads}"
         self.window.message_box(f"What the labels of {card.name} mean", self.labels_html)
 
-    def shutdown(self, wait_ms: int) -> None:
+    def shutdown(self, left) -> bool:
+        """Cancel a download, wait for it and for an import while `left()` (ms) lasts; False
+        when one still runs (the import is not cancellable: one conversion, written atomically)."""
+        done = True
         if self.zoo is not None:
-            self.zoo.shutdown(wait_ms)
-        if self.import_thread is not None:  # not cancellable: the conversion is one call; its write is atomic
-            self.import_thread.wait(wait_ms)
+            self.zoo.shutdown(left())
+            done = self.zoo.worker is None or not self.zoo.worker.isRunning()
+        if self.import_thread is not None:
+            done = self.import_thread.wait(left()) and done
+        return done
 
 
 # The card's figures the card dialog shows: (field, its name in words, the value with its unit)
