@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 
 from vivit_desktop.ui.ethogram import NAN_COLOUR, Ethogram, format_time
-from vivit_desktop.ui.plots import LEADING, Timeline, class_colour, class_means, leading_classes
+from vivit_desktop.ui.plots import LEADING, AttentionTrack, Timeline, class_colour, class_means, leading_classes
 
 SPAGHETTI = 5
 WESTERN = 9  # "Spaghetti Western": capitals
@@ -456,3 +456,15 @@ def test_the_timeline_s_legend_has_a_strip_of_its_own_above_the_curves(qtbot):
     bottom = timeline.legend.mapToParent(timeline.legend.boundingRect().bottomLeft())
     assert view.mapToView(bottom).y() >= 1.0  # the legend's lower edge is above probability 1
     assert view.viewRange()[1][0] <= 0.0  # and 0 is still in view
+
+
+def test_the_attention_track_labels_round_values(qtbot):
+    """Its axis read 0, 0.175, 0.35: labels now fall on round steps below the top."""
+    track = AttentionTrack()
+    qtbot.addWidget(track)
+    track.resize(600, 200)
+    track.show()
+    track.set_values(np.r_[np.full(50, 0.06), 0.33, np.full(50, 0.06)])
+    qtbot.wait(50)
+    labels = [text for level in track.getPlotItem().getAxis("left")._tickLevels for _, text in level]
+    assert labels == ["0", "0.1", "0.2", "0.3"]

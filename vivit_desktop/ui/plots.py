@@ -220,8 +220,13 @@ class _TimePlot(pg.PlotWidget):
         steps = 4 if height >= 110 else 2 if height >= 45 else 1
         if (top, steps) != self._y_labels:
             self._y_labels = (top, steps)
-            item.getAxis("left").setTicks([[(top * k / steps, f"{round(top * k / steps, 3):g}")
-                                            for k in range(steps + 1)]])
+            # a round step (1, 2, 2.5 or 5 times a power of ten): 0.1 apart under 0.35, not 0.0875
+            step = next(m * 10.0 ** e for e in range(-4, 3) for m in (1, 2, 2.5, 5)
+                        if m * 10.0 ** e * steps >= top - 1e-9)
+            values = [k * step for k in range(steps + 1) if k * step <= top + 1e-9]
+            if len(values) < 2:
+                values.append(top)  # (a step past the top: the top itself)
+            item.getAxis("left").setTicks([[(v, f"{round(v, 4):g}") for v in values]])
 
     @property
     def fps(self) -> float:
