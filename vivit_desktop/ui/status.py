@@ -78,6 +78,9 @@ class StatusPanel:
             bar.addPermanentWidget(label)
             self.labels[key] = label
         self.labels["model"].setMaximumWidth(260)
+        # short figures keep enough to say what they are ("Per win…" and "Display: 2…" said nothing)
+        for key, sample in (("latency", "Per window: 88 ms"), ("fps", "Display: 30.0 fps"), ("device", "Device: cpu")):
+            self.labels[key].setMinimumWidth(self.labels[key].fontMetrics().horizontalAdvance(sample) + 4)
         # the frame number is never elided: a cut "Frame 1…" is a wrong number at a glance
         self.labels["frame"].setMinimumWidth(self.labels["frame"].fontMetrics().horizontalAdvance("Frame 0000000"))
         self.progress = Progress()

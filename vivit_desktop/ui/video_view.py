@@ -133,7 +133,7 @@ class VideoView(QWidget):
         if not lines:
             return None
         # wide enough for the model's name and the state too, each on its line (within the picture)
-        head_w = max((metrics.horizontalAdvance(text) for text, _ in heads), default=0)
+        head_w = max((metrics.horizontalAdvance(text) for text, _ in heads), default=0) + 2  # (elidedText's rounding)
         width = max(label_w + bar_w + tail if rows else 0, min(head_w, room))
         box = QRectF(target.left() + 10, target.top() + 10, width + 2 * pad, lines * line + 2 * pad)
         painter.setPen(Qt.NoPen)
