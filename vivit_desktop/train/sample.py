@@ -32,10 +32,15 @@ IMAGE = "coffee"  # held out: never seen in training
 SAMPLE_PAN_RANGE, SAMPLE_ZOOM_RANGE, SAMPLE_ROLL_RANGE = (0.3, 1.0), (1.8, 3.5), (25.0, 100.0)
 
 
+def window_seconds(frame_stride: int) -> float:
+    """What one of the models' windows covers: 16 frames, one every `frame_stride`, at FPS."""
+    return 16 * frame_stride / FPS
+
+
 def seconds_per_motion(frame_stride: int) -> float:
-    """How long each motion lasts: about two of the models' windows (16 frames, one every
-    `frame_stride`), so the middle of a stretch is read by windows that see only its motion."""
-    return float(round(2 * 16 * frame_stride / FPS))
+    """How long each motion lasts: about two of the models' windows, so the middle of a stretch
+    is read by windows that see only its motion."""
+    return float(round(2 * window_seconds(frame_stride)))
 
 
 def sample_path(seed: int = 0, frame_stride: int = FRAME_STRIDE) -> tuple[generator.CameraPath, list[dict]]:
@@ -44,7 +49,7 @@ def sample_path(seed: int = 0, frame_stride: int = FRAME_STRIDE) -> tuple[genera
     rng = np.random.default_rng(seed)
     seconds = seconds_per_motion(frame_stride)
     n = int(round(seconds * FPS))
-    per_window = seconds / (16 * frame_stride / FPS)  # a stretch lasts this many training windows
+    per_window = seconds / window_seconds(frame_stride)  # a stretch lasts this many training windows
     offsets, zooms, angles, stretches = [], [], [], []
     offset, zoom, angle = np.zeros(2), 1.0, 0.0
     mid = lambda r: (r[0] + r[1]) / 2  # noqa: E731 - the middle of a range
